@@ -1,0 +1,272 @@
+"""The ``sandtable`` command line.
+
+Every command prints one clear line on a known error (``sandtable: error: ...``) and
+exits 1; it never prints a traceback for a problem the user can fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from geodata.errors import SandtableError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sandtable",
+    help="sandtable: the e-sandbox (电子沙盘) of a district's epidemic-control command center.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database: the embedded PostGIS or SANDTABLE_DATABASE_URL.", no_args_is_help=True)
+users_app = typer.Typer(help="Dashboard accounts and roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+log = logging.getLogger("sandtable")
+
+
+def _not_built(command: str, issue: str) -> None:
+    typer.echo(f"sandtable {command}: not built yet ({issue})", err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug lines.")] = False,
+) -> None:
+    from geodata.settings import get_settings
+
+    level = "DEBUG" if verbose else get_settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+# --- db -----------------------------------------------------------------------
+@db_app.command("up")
+def db_up() -> None:
+    """Start the database (create the embedded cluster on first use) and migrate it."""
+    from geodata.db import database_url, get_engine, migrate
+
+    settings_url = database_url()
+    revision = migrate(get_engine())
+    typer.echo(f"database up: {_describe_url(settings_url)} (schema {revision})")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded cluster (an external database is left alone)."""
+    from geodata.db import embedded_cluster
+    from geodata.settings import get_settings
+
+    if get_settings().database_url:
+        typer.echo("SANDTABLE_DATABASE_URL is set: the external database is not stopped")
+        return
+    cluster = embedded_cluster()
+    stopped = cluster.down()
+    typer.echo("database stopped" if stopped else "database was not running")
+
+
+@db_app.command("status")
+def db_status(as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
+    """Where the database runs, its PostgreSQL and PostGIS versions, and the schema revision."""
+    from geodata.db import current_revision, embedded_cluster, get_engine, head_revision
+    from geodata.settings import get_settings
+    from sqlalchemy import text
+
+    settings = get_settings()
+    info: dict = {"mode": "external" if settings.database_url else "embedded"}
+    if not settings.database_url:
+        st = embedded_cluster().status()
+        info |= {"running": st.running, "data_dir": str(st.data_dir), "socket_dir": str(st.socket_dir),
+                 "port": st.port, "log_file": str(st.log_file)}
+        if not st.running:
+            _print_status(info, as_json)
+            return
+    engine = get_engine()
+    with engine.connect() as conn:
+        info["running"] = True
+        info["postgresql"] = conn.execute(text("SHOW server_version")).scalar_one()
+        info["postgis"] = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        info["database"] = conn.execute(text("SELECT current_database()")).scalar_one()
+    info["schema"] = current_revision(engine)
+    info["schema_head"] = head_revision()
+    _print_status(info, as_json)
+
+
+def _print_status(info: dict, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    if not info.get("running"):
+        typer.echo(f"database: not running (embedded cluster in {info['data_dir']}); `sandtable db up` starts it")
+        return
+    where = (f"embedded cluster in {info['data_dir']}, socket {info['socket_dir']} port {info['port']}, "
+             f"log {info['log_file']}") if info["mode"] == "embedded" else "external server (SANDTABLE_DATABASE_URL)"
+    typer.echo(f"database: running, {where}")
+    typer.echo(f"PostgreSQL {info['postgresql']}, PostGIS {info['postgis']}, database {info['database']!r}")
+    schema = info["schema"] or "not migrated"
+    note = "" if info["schema"] == info["schema_head"] else f" (newest is {info['schema_head']}: run `sandtable db migrate`)"
+    typer.echo(f"schema: {schema}{note}")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the schema to the newest migration and load the reference geography."""
+    from geodata.db import get_engine, migrate
+
+    revision = migrate(get_engine())
+    typer.echo(f"schema at {revision}; reference geography loaded")
+
+
+def _describe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    host = u.query.get("host") or u.host or "localhost"
+    return f"{u.drivername.split('+')[0]} database {u.database!r} on {host} port {u.port or u.query.get('port')}"
+
+
+# --- commands that later issues fill ---------------------------------------------
+@app.command()
+def simulate(
+    residents: Annotated[int, typer.Option(help="Number of residents.")] = 100_000,
+    days: Annotated[int, typer.Option(help="Number of days.")] = 54,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[str, typer.Option(help="Output folder.")] = "sim",
+) -> None:
+    """Simulate the synthetic Longgang and write every feed file plus truth/."""
+    _not_built("simulate", "issue 4: the synthetic Longgang")
+
+
+@app.command()
+def ingest(
+    feed: Annotated[str, typer.Argument(help="Feed name (districts, sites, scans, ...).")],
+    paths: Annotated[list[str], typer.Argument(help="Feed files (.csv, .jsonl, .parquet).")],
+    crs: Annotated[str, typer.Option(help="Coordinates of the file: wgs84 or gcj02.")] = "wgs84",
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON summary.")] = False,
+) -> None:
+    """Load feed files into the database (validated, idempotent)."""
+    _not_built("ingest", "issue 3: ingest pipelines")
+
+
+@app.command()
+def trace(
+    person_ref: Annotated[str, typer.Argument(help="The person's reference.")],
+    at: Annotated[str | None, typer.Option(help="Time of interest (ISO 8601).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Trace a person: trajectory, close and secondary contacts with evidence."""
+    _not_built("trace", "issue 5: analytics")
+
+
+@app.command()
+def heatmap(
+    from_: Annotated[str, typer.Option("--from", help="Window start (ISO 8601).")],
+    to: Annotated[str, typer.Option(help="Window end (ISO 8601).")],
+    res: Annotated[int, typer.Option(help="H3 resolution (7-10).")] = 9,
+    out: Annotated[str | None, typer.Option(help="Output file.")] = None,
+) -> None:
+    """H3 heatmap of scans in a time window."""
+    _not_built("heatmap", "issue 5: analytics")
+
+
+@app.command()
+def risk(
+    date: Annotated[str | None, typer.Option(help="Day (YYYY-MM-DD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Each community's risk level for a day, with the reasons."""
+    _not_built("risk", "issue 5: analytics")
+
+
+@app.command()
+def brief(
+    week: Annotated[str, typer.Option(help="ISO week, e.g. 2022-W21.")],
+    out: Annotated[str, typer.Option(help="FILE.pdf or FILE.html.")],
+) -> None:
+    """The leaders' weekly briefing as PDF or HTML."""
+    _not_built("brief", "issue 7: the weekly briefing")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port.")] = 8050,
+    wall: Annotated[bool, typer.Option(help="Screen-wall mode.")] = False,
+) -> None:
+    """Serve the Dash e-sandbox."""
+    _not_built("serve", "issue 6: the dashboard")
+
+
+@app.command()
+def demo() -> None:
+    """Start the database, load the district, simulate, ingest and serve."""
+    from geodata.db import database_url, get_engine, migrate
+    from sqlalchemy import text
+
+    url = database_url()
+    engine = get_engine()
+    revision = migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT level, count(*) FROM districts GROUP BY level ORDER BY level")).all()
+        area = conn.execute(text(
+            "SELECT round((ST_Area(geom::geography) / 1e6)::numeric, 1) FROM districts WHERE level = 'district'"
+        )).scalar_one()
+    typer.echo(f"database up: {_describe_url(url)} (schema {revision})")
+    typer.echo(f"district loaded: Longgang District, {area} km²; " + ", ".join(f"{n} {lvl}" for lvl, n in rows))
+    typer.echo("simulate, ingest and serve: not built yet (issues 3, 4 and 6)")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option(help="cdc, command, transport, leader or analyst.")],
+) -> None:
+    """Add a dashboard account."""
+    _not_built("users add", "issue 8: access control")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List dashboard accounts."""
+    _not_built("users list", "issue 8: access control")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()]) -> None:
+    """Disable a dashboard account."""
+    _not_built("users disable", "issue 8: access control")
+
+
+@app.command()
+def audit(
+    person: Annotated[str | None, typer.Option(help="Person reference.")] = None,
+    user: Annotated[str | None, typer.Option(help="Account name.")] = None,
+) -> None:
+    """Who looked at whom, and why."""
+    _not_built("audit", "issue 8: access control")
+
+
+@app.command()
+def purge(older_than: Annotated[str, typer.Option("--older-than", help="e.g. 28d")] = "28d") -> None:
+    """Retention: delete person-level data past its time."""
+    _not_built("purge", "issue 8: access control")
+
+
+def main() -> None:
+    """Entry point of the ``sandtable`` console script."""
+    try:
+        app()
+    except SandtableError as err:
+        typer.echo(f"sandtable: error: {err}", err=True)
+        sys.exit(1)
+    except ValueError as err:  # pydantic settings errors are ValueErrors
+        first = str(err).strip().splitlines()
+        typer.echo(f"sandtable: error: {' '.join(first[:3])}", err=True)
+        sys.exit(1)

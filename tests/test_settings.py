@@ -129,5 +129,7 @@ def test_person_ids_matches_person_id(refs: list[str]) -> None:
 def test_encrypt_round_trip(ref: str) -> None:
     p = Pseudonymiser(b"p" * 32, b"k" * 32)
     blob = p.encrypt(ref)
-    assert normalise_ref(ref).encode() not in blob or normalise_ref(ref) == ""
+    plain = normalise_ref(ref).encode()
+    if len(plain) >= 8:  # a short plaintext may occur in random bytes by chance
+        assert plain not in blob
     assert p.decrypt(blob) == normalise_ref(ref)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from geodata.errors import ConfigError
@@ -82,12 +83,12 @@ class Pseudonymiser:
 
     def person_ids(self, refs: Iterable[str]) -> np.ndarray:
         """Pseudonyms of many references (each distinct reference hashed once)."""
-        arr = np.asarray(list(refs) if not isinstance(refs, np.ndarray) else refs, dtype=object)
-        if arr.size == 0:
+        # pandas.factorize on objects: NumPy's fixed-width strings would drop trailing NULs
+        codes, uniques = pd.factorize(pd.Series(list(refs), dtype=object), use_na_sentinel=False)
+        if len(uniques) == 0:
             return np.empty(0, dtype=np.int64)
-        uniques, inverse = np.unique(arr.astype(str), return_inverse=True)
-        ids = np.fromiter((self.person_id(u) for u in uniques), dtype=np.int64, count=len(uniques))
-        return ids[inverse]
+        ids = np.fromiter((self.person_id(str(u)) for u in uniques), dtype=np.int64, count=len(uniques))
+        return ids[codes]
 
     def encrypt(self, ref: str) -> bytes:
         """The normalised reference, encrypted (12-byte nonce + AES-GCM ciphertext)."""

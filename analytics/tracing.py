@@ -1,0 +1,323 @@
+"""3-second tracing: a person's trajectory, close contacts (密接) and secondary contacts (次密接).
+
+Definitions (``geodata/rules.toml``; every edge inclusive):
+
+- **Co-presence**: scans of two persons at the same site, of a kind in
+  ``copresence.site_kinds``, at most ``copresence.minutes`` apart.
+- **Window** of the index person. A case (a positive NAT result sampled at or before
+  ``at``): from the first positive sample minus ``exposure.days_before_sample`` days to
+  the first isolation admission at or after that start (open when not isolated, or
+  ``at`` when given). Not a case: the ``days_before_sample`` days up to ``at`` (default:
+  the newest scan in the database). An explicit ``window`` overrides both.
+- **Close contact**: a person co-present with the index person at one of the index
+  person's scans inside the window. Their *first exposure* is the earliest of their own
+  scan times among those pairs.
+- **Secondary contact**: a person, neither the index nor a close contact, co-present
+  with a close contact K at one of K's scans between K's first exposure and K's first
+  isolation admission at or after it (open when K was not isolated).
+
+Everything is computed in one round trip of SQL on the indexes
+``scans (site_id, scanned_at) INCLUDE (person_id)`` and ``scans (person_id, scanned_at)``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import BigInteger, Text
+
+from analytics._common import as_time, engine_or_default, rules_or_default
+from analytics.access import Viewer, require, write_audit
+from geodata.privacy import Pseudonymiser
+from geodata.rules import Rules
+
+__all__ = ["trace", "Trace"]
+
+_CASE = text(
+    """
+    WITH pos AS (
+        SELECT min(sampled_at) AS sampled_at FROM nat_results
+        WHERE person_id = :pid AND result = 'positive'
+          AND (CAST(:at AS timestamptz) IS NULL OR sampled_at <= CAST(:at AS timestamptz))
+    )
+    SELECT pos.sampled_at,
+           (SELECT min(admitted_at) FROM isolation_stays z
+             WHERE z.person_id = :pid AND z.admitted_at >= pos.sampled_at - CAST(:before AS interval)) AS isolated_at,
+           (SELECT max(scanned_at) FROM scans) AS newest_scan,
+           EXISTS (SELECT 1 FROM persons WHERE person_id = :pid) AS known
+    FROM pos
+    """
+)
+
+# One round trip: the trajectory, the close-contact evidence and the secondary evidence,
+# tagged by ``part``. :w0/:w1 bound the index person's window; :lo/:hi are the same
+# bounds widened by the co-presence interval so the planner prunes day partitions.
+_TRACE = text(
+    """
+    WITH idx AS (
+        SELECT s.site_id, s.scanned_at
+        FROM scans s JOIN sites t ON t.site_id = s.site_id
+        WHERE s.person_id = :pid AND s.scanned_at BETWEEN :w0 AND :w1 AND t.kind = ANY(:kinds)
+    ),
+    close_ev AS (
+        SELECT o.person_id, i.site_id, i.scanned_at AS index_at, o.scanned_at AS contact_at
+        FROM idx i
+        JOIN scans o ON o.site_id = i.site_id
+                    AND o.scanned_at BETWEEN i.scanned_at - :d AND i.scanned_at + :d
+                    AND o.scanned_at BETWEEN :lo AND :hi
+        WHERE o.person_id <> :pid
+    ),
+    close AS (
+        SELECT c.person_id, min(c.contact_at) AS first_exposure,
+               (SELECT min(z.admitted_at) FROM isolation_stays z
+                 WHERE z.person_id = c.person_id AND z.admitted_at >= min(c.contact_at)) AS isolated_at
+        FROM close_ev c GROUP BY c.person_id
+    ),
+    k_scans AS (
+        SELECT k.person_id AS via, s.site_id, s.scanned_at
+        FROM close k
+        JOIN scans s ON s.person_id = k.person_id
+                    AND s.scanned_at >= k.first_exposure
+                    AND (k.isolated_at IS NULL OR s.scanned_at <= k.isolated_at)
+                    AND s.scanned_at >= :lo
+        JOIN sites t ON t.site_id = s.site_id AND t.kind = ANY(:kinds)
+    ),
+    sec_ev AS (
+        SELECT o.person_id, k.via, k.site_id, k.scanned_at AS via_at, o.scanned_at AS contact_at
+        FROM k_scans k
+        JOIN scans o ON o.site_id = k.site_id
+                    AND o.scanned_at BETWEEN k.scanned_at - :d AND k.scanned_at + :d
+                    AND o.scanned_at >= :lo
+        WHERE o.person_id <> :pid
+          AND NOT EXISTS (SELECT 1 FROM close c WHERE c.person_id = o.person_id)
+    )
+    SELECT 'trajectory' AS part, :pid AS person_id, NULL::bigint AS via, s.site_id,
+           s.scanned_at AS t1, NULL::timestamptz AS t2, s.kind AS note
+    FROM scans s WHERE s.person_id = :pid AND s.scanned_at BETWEEN :w0 AND :w1
+    UNION ALL
+    SELECT 'close', person_id, NULL, site_id, index_at, contact_at, NULL FROM close_ev
+    UNION ALL
+    SELECT 'isolated', person_id, NULL, NULL, first_exposure, isolated_at, NULL FROM close
+    UNION ALL
+    SELECT 'secondary', person_id, via, site_id, via_at, contact_at, NULL FROM sec_ev
+    """
+).bindparams(bindparam("kinds", type_=ARRAY(Text)))
+
+_PLACES = text(
+    """SELECT s.site_id, s.site_code, s.kind, s.name, s.lon, s.lat, s.district_code,
+              d.name_zh AS community_zh, d.name_en AS community_en
+       FROM sites s LEFT JOIN districts d ON d.code = s.district_code
+       WHERE s.site_id = ANY(:ids)"""
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+_REFS = text("SELECT person_id, ref_encrypted FROM persons WHERE person_id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+@dataclass
+class Trace:
+    """The result of :func:`trace`. Person columns hold references for cdc."""
+
+    person: str
+    person_id: int
+    is_case: bool
+    window_from: datetime
+    window_to: datetime
+    trajectory: pd.DataFrame
+    close_contacts: pd.DataFrame
+    secondary_contacts: pd.DataFrame
+    places: gpd.GeoDataFrame
+    elapsed_ms: float
+    rules_version: str
+    _refs: dict[int, str] = field(default_factory=dict, repr=False)
+
+    def ref(self, person_id: int) -> str:
+        return self._refs.get(int(person_id), str(person_id))
+
+    def graph(self) -> nx.Graph:
+        """The contact graph: the index person, close and secondary contacts; edges carry evidence."""
+        g = nx.Graph()
+        g.add_node(self.person, degree=0, person_id=self.person_id)
+        for row in self.close_contacts.itertuples():
+            g.add_node(row.person, degree=1, person_id=row.person_id)
+            g.add_edge(self.person, row.person, exposures=row.exposures)
+        for row in self.secondary_contacts.itertuples():
+            g.add_node(row.person, degree=2, person_id=row.person_id)
+            for ev in row.exposures:
+                a, b = ev["via"], row.person
+                if g.has_edge(a, b):
+                    g.edges[a, b]["exposures"].append(ev)
+                else:
+                    g.add_edge(a, b, exposures=[ev])
+        return g
+
+    def to_dict(self) -> dict:
+        def iso(t: pd.Timestamp | datetime | None) -> str | None:
+            return None if t is None or pd.isna(t) else pd.Timestamp(t).isoformat()
+
+        return {
+            "person": self.person,
+            "is_case": self.is_case,
+            "window": {"from": iso(self.window_from), "to": iso(self.window_to)},
+            "trajectory": [
+                {"site_code": r.site_code, "site": r.site_name, "kind": r.site_kind, "scan_kind": r.scan_kind,
+                 "at": iso(r.scanned_at), "lon": r.lon, "lat": r.lat}
+                for r in self.trajectory.itertuples()
+            ],
+            "close_contacts": [
+                {"person": r.person, "first_exposure": iso(r.first_exposure), "isolated_at": iso(r.isolated_at),
+                 "exposures": r.exposures}
+                for r in self.close_contacts.itertuples()
+            ],
+            "secondary_contacts": [
+                {"person": r.person, "via": r.via, "exposures": r.exposures}
+                for r in self.secondary_contacts.itertuples()
+            ],
+            "rules_version": self.rules_version,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+
+
+def _window(row, at: datetime | None, rules: Rules) -> tuple[bool, datetime, datetime | None]:  # noqa: ANN001
+    before = timedelta(days=rules.exposure.days_before_sample)
+    if row is not None and row.sampled_at is not None:
+        start = row.sampled_at - before
+        end = row.isolated_at
+        if at is not None and (end is None or at < end):
+            end = at
+        return True, start, end
+    end = at or (row.newest_scan if row is not None else None)
+    if end is None:
+        return False, datetime.now().astimezone(), datetime.now().astimezone()
+    return False, end - before, end
+
+
+def trace(
+    person: str,
+    at: datetime | str | None = None,
+    window: tuple[datetime | str, datetime | str] | None = None,
+    *,
+    viewer: Viewer,
+    purpose: str | None = None,
+    engine: Engine | None = None,
+    rules: Rules | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
+) -> Trace:
+    """Trace ``person`` (a person reference as ingested). Only the ``cdc`` role may trace.
+
+    Every call writes an audit record (who, role, which person, purpose, rows returned).
+    """
+    require(viewer, "cdc", what="trace a person")
+    started = time.perf_counter()
+    engine = engine_or_default(engine)
+    rules = rules_or_default(rules)
+    pseudo = pseudonymiser or Pseudonymiser.from_settings()
+    pid = pseudo.person_id(person)
+    at_t = as_time(at)
+    d = timedelta(minutes=rules.copresence.minutes)
+    kinds = list(rules.copresence.site_kinds)
+    before = timedelta(days=rules.exposure.days_before_sample)
+
+    with engine.begin() as conn:
+        info = conn.execute(_CASE, {"pid": pid, "at": at_t, "before": before}).one_or_none()
+        is_case, w0, w1 = _window(info, at_t, rules)
+        if window is not None:
+            w0, w1 = as_time(window[0]), as_time(window[1])
+        far = datetime(9999, 1, 1).astimezone()
+        hi = (w1 or far) + d if w1 is not None else far
+        rows = conn.execute(_TRACE, {
+            "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
+        }).all()
+        # object dtype first: 63-bit pseudonyms must not pass through float64
+        df = pd.DataFrame(rows, columns=["part", "person_id", "via", "site_id", "t1", "t2", "note"], dtype=object)
+        for col in ("person_id", "via", "site_id"):
+            df[col] = pd.array(df[col].tolist(), dtype="Int64")
+        for col in ("t1", "t2"):
+            df[col] = pd.to_datetime(df[col], utc=True)
+        ids = set(df["person_id"].dropna().astype("int64")) | set(df["via"].dropna().astype("int64")) | {pid}
+        refs = {int(r.person_id): pseudo.decrypt(r.ref_encrypted)
+                for r in conn.execute(_REFS, {"ids": sorted(ids)})}
+        site_ids = sorted(int(s) for s in df["site_id"].dropna().unique())
+        places = pd.DataFrame(conn.execute(_PLACES, {"ids": site_ids}).mappings().all(),
+                              columns=["site_id", "site_code", "kind", "name", "lon", "lat", "district_code",
+                                       "community_zh", "community_en"])
+        result = _assemble(person, pid, is_case, w0, w1, df, refs, places, rules)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        write_audit(conn, viewer, "trace", person_id=pid, purpose=purpose,
+                    rows=len(result.close_contacts) + len(result.secondary_contacts),
+                    detail={"window_from": w0.isoformat(), "window_to": w1.isoformat() if w1 else None,
+                            "close": len(result.close_contacts), "secondary": len(result.secondary_contacts)})
+    result.elapsed_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime | None, df: pd.DataFrame,
+              refs: dict[int, str], places: pd.DataFrame, rules: Rules) -> Trace:
+    site = places.set_index("site_id")
+
+    def site_code(sid: int) -> str:
+        return site.at[sid, "site_code"]
+
+    def iso(t: pd.Timestamp) -> str:
+        return pd.Timestamp(t).isoformat()
+
+    traj = df[df["part"] == "trajectory"].sort_values("t1")
+    trajectory = pd.DataFrame({
+        "scanned_at": traj["t1"].to_numpy(),
+        "site_code": [site_code(s) for s in traj["site_id"]],
+        "site_name": [site.at[s, "name"] for s in traj["site_id"]],
+        "site_kind": [site.at[s, "kind"] for s in traj["site_id"]],
+        "scan_kind": traj["note"].to_numpy(),
+        "lon": [site.at[s, "lon"] for s in traj["site_id"]],
+        "lat": [site.at[s, "lat"] for s in traj["site_id"]],
+    })
+
+    close_ev = df[df["part"] == "close"].sort_values(["person_id", "t2", "t1"])
+    iso_rows = df[df["part"] == "isolated"].set_index("person_id")
+    close_rows = []
+    for cpid, grp in close_ev.groupby("person_id", sort=False):
+        cpid = int(cpid)
+        close_rows.append({
+            "person": refs.get(cpid, str(cpid)), "person_id": cpid,
+            "first_exposure": iso_rows.at[cpid, "t1"],
+            "isolated_at": iso_rows.at[cpid, "t2"],
+            "exposures": [{"site_code": site_code(int(r.site_id)), "index_at": iso(r.t1), "contact_at": iso(r.t2)}
+                          for r in grp.itertuples()],
+        })
+    close = pd.DataFrame(close_rows, columns=["person", "person_id", "first_exposure", "isolated_at", "exposures"])
+    if not close.empty:
+        close = close.sort_values("first_exposure", kind="stable").reset_index(drop=True)
+
+    sec_ev = df[df["part"] == "secondary"].sort_values(["person_id", "t2", "t1"])
+    sec_rows = []
+    for spid, grp in sec_ev.groupby("person_id", sort=False):
+        spid = int(spid)
+        vias = sorted({refs.get(int(v), str(int(v))) for v in grp["via"]})
+        sec_rows.append({
+            "person": refs.get(spid, str(spid)), "person_id": spid, "via": vias,
+            "first_exposure": grp["t2"].min(),
+            "exposures": [{"via": refs.get(int(r.via), str(int(r.via))), "site_code": site_code(int(r.site_id)),
+                           "via_at": iso(r.t1), "contact_at": iso(r.t2)} for r in grp.itertuples()],
+        })
+    secondary = pd.DataFrame(sec_rows, columns=["person", "person_id", "via", "first_exposure", "exposures"])
+    if not secondary.empty:
+        secondary = secondary.sort_values("first_exposure", kind="stable").reset_index(drop=True)
+
+    gplaces = gpd.GeoDataFrame(places, geometry=gpd.points_from_xy(places["lon"], places["lat"]), crs="EPSG:4326")
+    return Trace(
+        person=refs.get(pid, person), person_id=pid, is_case=is_case, window_from=w0,
+        window_to=w1 if w1 is not None else pd.NaT, trajectory=trajectory, close_contacts=close,
+        secondary_contacts=secondary, places=gplaces, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
+    )

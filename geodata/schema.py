@@ -10,14 +10,17 @@ from __future__ import annotations
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, LargeBinary,
-    MetaData, Table, Text, text,
+    MetaData, SmallInteger, Table, Text, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL as Real, TIMESTAMP
+from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.types import UserDefinedType
 
 __all__ = [
     "metadata", "districts", "sites", "persons", "scans", "passes", "crossings",
     "nat_results", "isolation_stays", "med_purchases", "returnees", "ingest_runs",
-    "rejects", "audit_log", "FEED_TABLES", "include_object",
+    "rejects", "audit_log", "scan_cells_daily", "scan_rollup_days",
+    "FEED_TABLES", "include_object",
 ]
 
 metadata = MetaData()
@@ -218,6 +221,35 @@ audit_log = Table(
     Column("detail", JSONB),
     Index("audit_person_idx", "person_id", "at"),
     Index("audit_actor_idx", "actor", "at"),
+)
+
+class _HLL(UserDefinedType):
+    """postgresql-hll's sketch type."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:  # noqa: ANN003
+        return "hll"
+
+
+ischema_names["hll"] = _HLL  # let reflection (alembic's compare) recognise the type
+
+scan_cells_daily = Table(
+    "scan_cells_daily", metadata,
+    Column("res", SmallInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("h3", BigInteger, primary_key=True),
+    Column("scans", Integer, nullable=False),
+    Column("abnormal", Integer, nullable=False),
+    Column("persons", _HLL, nullable=False),
+    Column("abnormal_persons", _HLL, nullable=False),
+)
+
+scan_rollup_days = Table(
+    "scan_rollup_days", metadata,
+    Column("day", Date, primary_key=True),
+    Column("refreshed_at", TS, nullable=False, server_default=text("now()")),
+    Column("cells", Integer, nullable=False),
 )
 
 #: The table each feed of the ingest contract loads into.

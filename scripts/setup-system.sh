@@ -4,7 +4,7 @@
 # exact command and stop. Idempotent: does nothing when everything is installed.
 set -eu
 
-PACKAGES="postgresql-15 postgresql-15-postgis-3 chromium chromium-driver fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0"
+PACKAGES="postgresql-15 postgresql-15-postgis-3 postgresql-15-hll chromium chromium-driver fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0"
 
 missing=""
 for p in $PACKAGES; do

@@ -69,6 +69,18 @@ class RiskArea(_Frozen):
     copresent_cases_for_high: int = Field(2, ge=2)
 
 
+class RiskScore(_Frozen):
+    cases: float = Field(0.35, ge=0)
+    contacts: float = Field(0.20, ge=0)
+    abnormal_scans: float = Field(0.15, ge=0)
+    fever_medicine: float = Field(0.15, ge=0)
+    returnees: float = Field(0.15, ge=0)
+
+    def weights(self) -> dict[str, float]:
+        return {"cases": self.cases, "contacts": self.contacts, "abnormal_scans": self.abnormal_scans,
+                "fever_medicine": self.fever_medicine, "returnees": self.returnees}
+
+
 class Privacy(_Frozen):
     k: int = Field(5, ge=1)
     retention_days: int = Field(28, ge=1)
@@ -86,6 +98,7 @@ class Rules(_Frozen):
     isolation: Isolation = Isolation()
     active_scan: ActiveScan = ActiveScan()
     risk_area: RiskArea = RiskArea()
+    risk_score: RiskScore = RiskScore()
     privacy: Privacy = Privacy()
     h3: H3 = H3()
 

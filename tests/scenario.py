@@ -90,3 +90,24 @@ class World:
                    VALUES (:i, :p, :s, :c, :a, :d)"""),
                 {"i": f"I{next(self._ids)}", "p": pid, "s": self.sites[site], "c": category, "a": t(when),
                  "d": t(until) if until else None})
+
+    def community(self, index: int) -> str:
+        return self._communities[index][0]
+
+    def returnee(self, ref: str, community: int, arrival: str, risk: str = "high") -> None:
+        with self.engine.begin() as conn:
+            pid = self._person(conn, ref)
+            conn.execute(text(
+                """INSERT INTO returnees (registration_id, person_id, origin_city, origin_risk, arrival_date,
+                                          community_code, purpose)
+                   VALUES (:i, :p, '上海市', :r, :a, :c, 'return_home')"""),
+                {"i": f"R{next(self._ids)}", "p": pid, "r": risk, "a": t(f"{arrival} 00:00").date(),
+                 "c": self.community(community)})
+
+    def med(self, ref: str, site: str, when: str, drug: str = "antipyretic") -> None:
+        with self.engine.begin() as conn:
+            pid = self._person(conn, ref)
+            conn.execute(text(
+                """INSERT INTO med_purchases (purchase_id, person_id, site_id, purchased_at, drug_class, h3)
+                   SELECT :i, :p, site_id, :t, :d, h3 FROM sites WHERE site_id = :s"""),
+                {"i": f"M{next(self._ids)}", "p": pid, "s": self.sites[site], "t": t(when), "d": drug})

@@ -1,0 +1,18 @@
+"""sandtable's analytics: pure functions over the database, returning (Geo)DataFrames.
+
+Every function takes the viewer (``analytics.access.Viewer``); role rules and small-count
+suppression are applied here, not only in the dashboard. Analytics never imports Dash.
+"""
+
+from __future__ import annotations
+
+from analytics.access import Viewer
+from analytics.heatmap import heatmap
+from analytics.risk import risk, risk_score
+from analytics.tracing import Trace, trace
+
+__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -159,11 +159,31 @@ def ingest(
 @app.command()
 def trace(
     person_ref: Annotated[str, typer.Argument(help="The person's reference.")],
-    at: Annotated[str | None, typer.Option(help="Time of interest (ISO 8601).")] = None,
+    at: Annotated[str | None, typer.Option(help="Time of interest (ISO 8601; default: the case's window).")] = None,
+    purpose: Annotated[str, typer.Option(help="Why: a case number or a reason (audited).")] = "cli",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Trace a person: trajectory, close and secondary contacts with evidence."""
-    _not_built("trace", "issue 5: analytics")
+    from analytics import trace as do_trace
+    from analytics.access import CLI_VIEWER
+
+    res = do_trace(person_ref, at=at, viewer=CLI_VIEWER(), purpose=purpose)
+    if as_json:
+        typer.echo(res.to_json())
+        return
+    w_to = res.window_to.isoformat() if res.window_to is not None and res.window_to == res.window_to else "open"
+    typer.echo(f"{res.person}: {'case' if res.is_case else 'not a case'}, window {res.window_from.isoformat()} .. {w_to}")
+    typer.echo(f"trajectory: {len(res.trajectory)} scans at {res.trajectory['site_code'].nunique()} sites")
+    for row in res.trajectory.itertuples():
+        typer.echo(f"  {row.scanned_at.isoformat()}  {row.site_code}  {row.site_name} ({row.site_kind})")
+    typer.echo(f"close contacts (密接): {len(res.close_contacts)}")
+    for row in res.close_contacts.itertuples():
+        ev = row.exposures[0]
+        typer.echo(f"  {row.person}  first at {ev['site_code']} {ev['contact_at']} ({len(row.exposures)} exposures)")
+    typer.echo(f"secondary contacts (次密接): {len(res.secondary_contacts)}")
+    for row in res.secondary_contacts.itertuples():
+        typer.echo(f"  {row.person}  via {', '.join(row.via)}")
+    typer.echo(f"traced in {res.elapsed_ms:.0f} ms")
 
 
 @app.command()
@@ -171,19 +191,61 @@ def heatmap(
     from_: Annotated[str, typer.Option("--from", help="Window start (ISO 8601).")],
     to: Annotated[str, typer.Option(help="Window end (ISO 8601).")],
     res: Annotated[int, typer.Option(help="H3 resolution (7-10).")] = 9,
-    out: Annotated[str | None, typer.Option(help="Output file.")] = None,
+    measure: Annotated[str, typer.Option(help="scans, persons, abnormal or meds.")] = "scans",
+    out: Annotated[str | None, typer.Option(help="Write hexagons to FILE (.geojson, .csv or .parquet).")] = None,
 ) -> None:
-    """H3 heatmap of scans in a time window."""
-    _not_built("heatmap", "issue 5: analytics")
+    """H3 heatmap of a time window (cells under k persons suppressed outside cdc)."""
+    from analytics import heatmap as do_heatmap
+    from analytics.access import CLI_VIEWER
+
+    gdf = do_heatmap((from_, to), res, measure, viewer=CLI_VIEWER())
+    if out:
+        if out.endswith((".geojson", ".json")):
+            gdf.to_file(out, driver="GeoJSON")
+        elif out.endswith(".parquet"):
+            gdf.to_parquet(out)
+        elif out.endswith(".csv"):
+            gdf.assign(geometry=gdf.geometry.to_wkt()).to_csv(out, index=False)
+        else:
+            raise typer.BadParameter("--out must end in .geojson, .csv or .parquet")
+        typer.echo(f"wrote {len(gdf)} cells to {out}")
+    else:
+        for row in gdf.head(20).itertuples():
+            typer.echo(f"{row.h3}  {row.value:>8}  ({row.persons} persons)")
+    typer.echo(f"{len(gdf)} cells at resolution {res}, total {measure} {int(gdf['value'].sum())}; "
+               f"{gdf.attrs['suppressed_cells']} cells under k={gdf.attrs['k']} suppressed")
 
 
 @app.command()
 def risk(
-    date: Annotated[str | None, typer.Option(help="Day (YYYY-MM-DD).")] = None,
+    date: Annotated[str | None, typer.Option(help="Day (YYYY-MM-DD; default today).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Each community's risk level for a day, with the reasons."""
-    _not_built("risk", "issue 5: analytics")
+    """Each community's risk level for a day, with the reasons, and the ranked score."""
+    from analytics import risk as do_risk
+    from analytics import risk_score
+    from analytics.access import CLI_VIEWER
+
+    viewer = CLI_VIEWER()
+    levels = do_risk(date, viewer=viewer)
+    score = risk_score(date, viewer=viewer).set_index("code")
+    if as_json:
+        rows = []
+        for r in levels.itertuples():
+            rows.append({"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "level": r.level,
+                         "reasons": r.reasons, "may_drop_on": r.may_drop_on, "score": round(score.at[r.code, "score"], 4),
+                         "rank": int(score.at[r.code, "rank"])})
+        typer.echo(json.dumps({"day": levels.attrs["day"], "rules_version": levels.attrs["rules_version"],
+                               "communities": rows}, ensure_ascii=False, default=str))
+        return
+    counts = levels["level"].value_counts()
+    typer.echo(f"{levels.attrs['day']}: " + ", ".join(f"{counts.get(lv, 0)} {lv}" for lv in ("high", "medium", "low")))
+    for r in levels[levels["level"] != "low"].itertuples():
+        why = "; ".join(f"{e['reason']} ({e['case_count']} cases{', ' + ','.join(e['sites']) if e['sites'] else ''})"
+                        for e in r.reasons)
+        typer.echo(f"  {r.level:<6} {r.code} {r.name_zh}: {why}; may drop on {r.may_drop_on}")
+    typer.echo("top 5 by score: " + ", ".join(
+        f"{i}. {c} {score.at[c, 'name_zh']} {score.at[c, 'score']:.2f}" for i, c in enumerate(score.index[:5], 1)))
 
 
 @app.command()

@@ -7,11 +7,13 @@ suppression are applied here, not only in the dashboard. Analytics never imports
 from __future__ import annotations
 
 from analytics.access import Viewer
+from analytics.briefing import Briefing, briefing
+from analytics.contacts import contact_pairs
 from analytics.heatmap import heatmap
 from analytics.risk import risk, risk_score
 from analytics.tracing import Trace, trace
 
-__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score"]
+__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score", "contact_pairs", "briefing", "Briefing"]
 
 
 def __dir__() -> list[str]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from analytics.access import Viewer
 from analytics.briefing import Briefing, briefing
 from analytics.contacts import contact_pairs
+from analytics.figures import kpis, period_figures
 from analytics.heatmap import heatmap
 from analytics.risk import risk, risk_score
 from analytics.tracing import Trace, trace
 
-__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score", "contact_pairs", "briefing", "Briefing"]
+__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score", "contact_pairs", "briefing", "Briefing",
+           "kpis", "period_figures"]
 
 
 def __dir__() -> list[str]:

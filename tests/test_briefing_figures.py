@@ -61,3 +61,14 @@ def test_week_figures_by_hand(world: World, engine: Engine) -> None:
 def test_suppress() -> None:
     assert suppress(3, LEADER, 5) == "<5" and suppress(0, LEADER, 5) == 0 and suppress(7, LEADER, 5) == 7
     assert suppress(3, Viewer("e", "cdc"), 5) == 3
+
+
+def test_kpis_today_against_yesterday(world: World, engine: Engine) -> None:
+    from analytics.figures import kpis
+
+    df = kpis(viewer=Viewer("wall", "command"), engine=engine).set_index("key")
+    assert df.attrs["day"] == "2022-04-12"  # the newest day with scans
+    assert df.at["scans", "today"] == 4 and df.at["scans", "yesterday"] == 0
+    assert df.at["cases", "today"] == 1 and df.at["close_contacts", "today"] == 1
+    assert df.at["scans", "change"] == 4 and df.at["scans", "change_pct"] is None
+    assert df.at["abnormal_scans", "label_zh"] == "异常扫码"

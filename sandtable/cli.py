@@ -152,8 +152,66 @@ def ingest(
     crs: Annotated[str, typer.Option(help="Coordinates of the file: wgs84 or gcj02.")] = "wgs84",
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON summary.")] = False,
 ) -> None:
-    """Load feed files into the database (validated, idempotent)."""
-    _not_built("ingest", "issue 3: ingest pipelines")
+    """Load feed files into the database (validated, idempotent).
+
+    FEED is a feed of the contract, or `all` with folders (every feed file in them, in
+    dependency order). A summary line per file; with --json one JSON object per file on
+    stdout (and, for several files, a last line adding them up). Exit 0 when every run
+    completed, rejected rows included.
+    """
+    import time as _time
+    from pathlib import Path
+
+    from ingest.feeds import FEEDS
+    from ingest.pipeline import feed_files, load_feed, refresh_rollups
+
+    if feed == "all":
+        jobs = [job for folder in paths for job in feed_files(folder)]
+    elif feed in FEEDS:
+        jobs = [(feed, Path(p)) for p in paths]
+    else:
+        raise SandtableError(f"unknown feed {feed!r}; feeds: all, {', '.join(FEEDS)}")
+    out = sys.stderr if as_json else sys.stdout
+    tty = sys.stderr.isatty()
+    logging.getLogger("ingest.pipeline").setLevel(logging.WARNING)  # the summaries below say it
+    results = []
+    for name, path in jobs:
+        if tty:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            with Progress(TextColumn(f"{name} {path.name}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                          transient=True) as bar:
+                task = bar.add_task("load", total=None)
+                res = load_feed(name, path, crs=crs,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            last = [0.0]
+
+            def plain(done: int, total: int, _path: Path = path, _last: list = last) -> None:
+                if _time.monotonic() - _last[0] >= 5 and total:
+                    _last[0] = _time.monotonic()
+                    log.info("%s: %d%% read", _path.name, 100 * done // total)
+
+            res = load_feed(name, path, crs=crs, progress=plain)
+        results.append(res)
+        rate = f", {res.read / res.seconds:,.0f} rows/s" if res.seconds > 0 else ""
+        extra = f"; extra columns ignored: {', '.join(res.extra_columns)}" if res.extra_columns else ""
+        print(f"{name} {path.name}: read {res.read:,}, loaded {res.loaded:,}, duplicates {res.duplicates:,}, "
+              f"rejected {res.rejected:,} in {res.seconds:.2f} s{rate}{extra}", file=out, flush=True)
+    started = _time.perf_counter()
+    days = refresh_rollups(results)
+    if days:
+        print(f"heatmap rollups rebuilt for {days} day(s) in {_time.perf_counter() - started:.2f} s", file=out,
+              flush=True)
+    if as_json:  # last, so that the last line is JSON even with stderr in the same stream
+        for res in results:
+            typer.echo(json.dumps(res.summary()))
+    if as_json and len(results) > 1:
+        typer.echo(json.dumps({"feed": feed, "read": sum(r.read for r in results),
+                               "loaded": sum(r.loaded for r in results),
+                               "duplicates": sum(r.duplicates for r in results),
+                               "rejected": sum(r.rejected for r in results),
+                               "seconds": round(sum(r.seconds for r in results), 3)}))
 
 
 @app.command()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from analytics.access import Viewer
 from analytics.briefing import Briefing, briefing
+from analytics.cases import cases
 from analytics.contacts import contact_pairs
 from analytics.figures import kpis, period_figures
 from analytics.heatmap import heatmap
 from analytics.risk import risk, risk_score
 from analytics.tracing import Trace, trace
 
-__all__ = ["Viewer", "trace", "Trace", "heatmap", "risk", "risk_score", "contact_pairs", "briefing", "Briefing",
+__all__ = ["Viewer", "cases", "trace", "Trace", "heatmap", "risk", "risk_score", "contact_pairs", "briefing", "Briefing",
            "kpis", "period_figures"]
 
 

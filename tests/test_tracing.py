@@ -120,3 +120,17 @@ def test_not_a_case_uses_days_before_at(world: World, engine: Engine) -> None:
     assert res.window_from.isoformat().startswith("2022-04-04T00:00:00+08")
     # W at V2 04-06 10:05 with A, at V1 04-07 09:00 with D
     assert sorted(res.close_contacts["person"]) == ["A", "D"]
+
+
+def test_cases_list(world: World, engine: Engine) -> None:
+    from analytics import cases
+
+    df = cases(viewer=CDC, purpose="review", engine=engine)
+    assert df["person"].tolist() == ["A", "R"]
+    assert df.iloc[0]["isolated_at"].isoformat() == "2022-04-11T04:00:00+00:00"
+    an = cases(viewer=Viewer("an", "analyst"), engine=engine)
+    assert an["person"].tolist() == [str(world.pid("A")), str(world.pid("R"))]
+    with pytest.raises(AccessDenied):
+        cases(viewer=Viewer("wall", "command"), engine=engine)
+    with engine.connect() as conn:  # the cdc listing is audited, the analyst's pseudonyms are not
+        assert conn.execute(text("SELECT action, rows_returned FROM audit_log")).all() == [("list_cases", 2)]

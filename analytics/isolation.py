@@ -28,8 +28,9 @@ Definitions (all computed in SQL; instants are inclusive where stated):
   say they are due); ``overdue`` shows how many such beds the forecast relies on.
 - **Free** counts never go below zero; ``occupancy`` > 1 shows a site over capacity.
   ``over_90``: more than 90 % of capacity occupied (exactly 90 % is not over).
-- Sites shown: every site of kind ``isolation_site``, and any other site holding a stay
-  (a hospital ward, say), so that no occupant goes uncounted.
+- Sites shown: every site of kind ``isolation_site``, and any other site (a hospital
+  ward, say) with an occupant, an admission or a discharge at the time or in the period
+  asked about, so that no occupant goes uncounted.
 
 Privacy: every role may call these (aggregates); the ``viewer`` is required and
 checked. The outputs count beds and occupants per facility and never break them down
@@ -60,17 +61,18 @@ STATUS_COLUMNS = ["site_code", "name", "capacity", "occupied", "admissions_today
 TIMESERIES_COLUMNS = ["site_code", "name", "period", "capacity", "admissions", "discharges", "occupied",
                       "occupancy"]
 
+# Sites shown: every isolation site, and any other site that has an occupant or an
+# admission or discharge in the period asked about (joined from the aggregated stays,
+# not probed site by site).
 _SITES = """
     st AS (
         SELECT s.site_id, s.site_code, s.name, s.capacity FROM sites s
-        WHERE s.kind = 'isolation_site'
-           OR EXISTS (SELECT 1 FROM isolation_stays z WHERE z.site_id = s.site_id)
+        WHERE s.kind = 'isolation_site' OR s.site_id IN (SELECT site_id FROM {used})
     )"""
 
 _STATUS = text(
     f"""
-    WITH {_SITES},
-    z AS (
+    WITH z AS (
         SELECT z.site_id, z.admitted_at, z.discharged_at,
                z.admitted_at <= :at AND (z.discharged_at IS NULL OR z.discharged_at > :at) AS occ,
                coalesce(z.discharged_at, z.admitted_at + CASE z.category
@@ -82,7 +84,8 @@ _STATUS = text(
         WHERE (z.admitted_at <= :at AND (z.discharged_at IS NULL OR z.discharged_at > :at))
            OR (z.admitted_at >= :d0 AND z.admitted_at < :d1)
            OR (z.discharged_at >= :d0 AND z.discharged_at < :d1)
-    )
+    ),
+    {_SITES.format(used="z").strip()}
     SELECT st.site_code, st.name, st.capacity,
            count(z.site_id) FILTER (WHERE z.occ) AS occupied,
            count(z.site_id) FILTER (WHERE z.admitted_at >= :d0 AND z.admitted_at < :d1) AS admissions_today,
@@ -101,8 +104,7 @@ _STATUS = text(
 # admissions minus discharges, so occupied = previous + admissions - discharges exactly.
 _TIMESERIES = text(
     f"""
-    WITH {_SITES},
-    bins AS (
+    WITH bins AS (
         SELECT b AS bin
         FROM generate_series(date_bin(CAST(:step AS interval), CAST(:t0 AS timestamptz) AT TIME ZONE CAST(:tz AS text),
                                       CAST(:origin AS timestamp)),
@@ -126,7 +128,9 @@ _TIMESERIES = text(
         SELECT site_id, count(*) AS n FROM isolation_stays
         WHERE admitted_at < :t0 AND (discharged_at IS NULL OR discharged_at >= :t0)
         GROUP BY site_id
-    )
+    ),
+    used AS (SELECT site_id FROM agg UNION SELECT site_id FROM before),
+    {_SITES.format(used="used").strip()}
     SELECT st.site_code, st.name, b.bin AT TIME ZONE CAST(:tz AS text) AS period, st.capacity,
            coalesce(a.adm, 0) AS admissions, coalesce(a.dis, 0) AS discharges,
            coalesce(o.n, 0) + sum(coalesce(a.adm, 0) - coalesce(a.dis, 0))

@@ -89,6 +89,9 @@ def test_status_by_hand(world: Fleet, engine: Engine) -> None:
     assert (h5["free"], h5["free_in_3d"], h5["free_in_7d"]) == (0, 0, 1)   # never below zero
     assert s.loc["K1", "occupied"] == 1
     assert df["over_90"].dtype == bool and str(df["capacity"].dtype) == "Int64"
+    # before anyone arrived: every isolation site, but not the clinic (nobody in it then)
+    early = isolation_status("2022-03-01", viewer=COMMAND, engine=engine)
+    assert early["site_code"].tolist() == ["H0", "H1", "H2", "H4", "H5"] and early["occupied"].sum() == 0
 
 
 def test_status_at_admission_and_discharge_instants(world: Fleet, engine: Engine) -> None:

@@ -26,7 +26,7 @@ from datetime import date
 import numpy as np
 import psycopg
 import pyarrow as pa
-from psycopg import sql
+from psycopg import errors, sql
 
 from ingest.copybin import SIGNATURE, TRAILER, Field, Payload, encode
 from ingest.partitions import DayWriter, day_of, partition_name
@@ -35,6 +35,7 @@ __all__ = ["Batch", "Reject", "Loader", "start_run", "finish_run"]
 
 log = logging.getLogger(__name__)
 _COPY_CHUNK = 4 << 20
+_PERSONS_LOCK = 0x5A4E_5045  # advisory lock: one run at a time adds persons
 _PENDING_LIMIT = 1 << 30  # bytes of fresh-day scan rows held before the largest day is written
 
 
@@ -241,15 +242,28 @@ class Loader:
         self._days.submit(d, [p for p, _ in chunks], sum(c for _, c in chunks))
 
     def _persons(self, cur: psycopg.Cursor, batch: Batch) -> None:
-        if not len(batch.person_ids):
+        """New persons by COPY straight into ``persons`` (under a lock, after a check)."""
+        ids, blobs = batch.person_ids, batch.person_blobs
+        if not len(ids):
             return
-        cur.execute("CREATE TEMP TABLE _persons (person_id bigint, ref_encrypted bytea) ON COMMIT DROP")
-        payload = encode([Field("person_id", "int8", batch.person_ids),
-                          Field("ref_encrypted", "bytea", pa.array(batch.person_blobs, pa.binary()))],
-                         len(batch.person_ids))
-        _copy(cur, sql.Identifier("_persons"), payload.columns, [payload.data])
-        cur.execute("INSERT INTO persons (person_id, ref_encrypted) SELECT person_id, ref_encrypted FROM _persons "
-                    "ON CONFLICT DO NOTHING")
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PERSONS_LOCK,))
+        literal = "{" + ",".join(ids.astype(str).tolist()) + "}"
+        have = cur.execute("SELECT person_id FROM persons WHERE person_id = ANY(%s::bigint[])", (literal,)).fetchall()
+        if have:  # stored by another run since the reader checked
+            keep = ~np.isin(ids, np.array([r[0] for r in have], dtype=np.int64))
+            ids, blobs = ids[keep], [b for b, k in zip(blobs, keep.tolist()) if k]
+            if not len(ids):
+                return
+        payload = encode([Field("person_id", "int8", ids), Field("ref_encrypted", "bytea", pa.array(blobs, pa.binary()))],
+                         len(ids))
+        try:
+            with self.conn.transaction():
+                _copy(cur, sql.Identifier("persons"), payload.columns, [payload.data])
+        except errors.UniqueViolation:  # written meanwhile by something that does not take the lock
+            cur.execute("CREATE TEMP TABLE _persons (person_id bigint, ref_encrypted bytea) ON COMMIT DROP")
+            _copy(cur, sql.Identifier("_persons"), payload.columns, [payload.data])
+            cur.execute("INSERT INTO persons (person_id, ref_encrypted) SELECT person_id, ref_encrypted "
+                        "FROM _persons ON CONFLICT DO NOTHING")
 
     def _rejects(self, cur: psycopg.Cursor, rejects: list[Reject]) -> None:
         if not rejects:

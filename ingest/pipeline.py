@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 from sqlalchemy.engine import Engine
 
 from geodata.errors import FeedError
@@ -110,38 +112,47 @@ class _Writer(threading.Thread):
 
 
 def _raw_rows(reader: FeedReader, raw: RawBatch, idx: np.ndarray, pids: dict[str, list[int]],
-              person_cols: list[str]) -> list[tuple[str, str]]:
+              person_cols: list[str]) -> list[tuple[str, str | None]]:
     """(raw text, redacted text) of the rows at ``idx``; person references -> ``pid:<pseudonym>``."""
-    out = []
-    records = raw.table.select(reader.columns).take(pa.array(idx, pa.int64())).to_pylist()
-    for k, (i, rec) in enumerate(zip(idx.tolist(), records)):
-        red = dict(rec)
-        for c in person_cols:
-            if red.get(c):
-                red[c] = f"pid:{pids[c][k]}"
-        if reader.format == "jsonl" and raw.raw is not None:
+    sub = raw.table.select(reader.columns).take(pa.array(idx, pa.int64()))
+    red = sub
+    for c in person_cols:
+        col = sub.column(c).combine_chunks()
+        tags = pa.array([f"pid:{p}" for p in pids[c]], pa.string())
+        empty = pc.equal(pc.ascii_trim_whitespace(col), "")
+        red = red.set_column(red.column_names.index(c), c, pc.if_else(empty, col, tags))
+    if reader.format == "csv":
+        texts, redacted = _csv_lines(sub), _csv_lines(red)
+        return list(zip(texts, redacted))
+    out: list[tuple[str, str | None]] = []
+    red_records = red.to_pylist()
+    if reader.format == "jsonl" and raw.raw is not None:
+        for i, rec in zip(idx.tolist(), red_records):
             text = raw.raw[i]
-            try:
-                obj = json.loads(text)
-                for c in person_cols:
-                    if obj.get(c) not in (None, ""):
-                        obj[c] = red[c]
-                redacted = json.dumps(obj, ensure_ascii=False)
-            except ValueError:  # pragma: no cover - the reader parsed it already
-                redacted = None
-        elif reader.format == "csv":
-            text, redacted = _csv_line(rec.values()), _csv_line(red.values())
-        else:
-            text = json.dumps(rec, ensure_ascii=False)
-            redacted = json.dumps(red, ensure_ascii=False)
-        out.append((text, redacted))
+            obj = json.loads(text)
+            for c in person_cols:
+                if obj.get(c) not in (None, ""):
+                    obj[c] = rec[c]
+            out.append((text, json.dumps(obj, ensure_ascii=False)))
+        return out
+    for rec, r in zip(sub.to_pylist(), red_records):
+        out.append((json.dumps(rec, ensure_ascii=False), json.dumps(r, ensure_ascii=False)))
     return out
 
 
-def _csv_line(values) -> str:  # noqa: ANN001
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(list(values))
-    return buf.getvalue()
+def _csv_lines(table: pa.Table) -> list[str]:
+    """Each row of ``table`` (text columns) as one CSV line, quoted where needed."""
+    buf = pa.BufferOutputStream()
+    pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+    lines = buf.getvalue().to_pybytes().decode("utf-8").split("\n")[:-1]
+    if len(lines) == table.num_rows:
+        return lines
+    out = []  # a value holds a line break: one row at a time
+    for rec in table.to_pylist():
+        b = io.StringIO()
+        csv.writer(b, lineterminator="").writerow(list(rec.values()))
+        out.append(b.getvalue())
+    return out
 
 
 def _rejects(reader: FeedReader, raw: RawBatch, checked: Checked, prepared: Prepared, bad: np.ndarray,

@@ -273,3 +273,26 @@ def test_copy_payload_round_trip(engine: Engine) -> None:
     assert rows[0][4] == pytest.approx(36.6) and rows[0][7] == date(1970, 1, 1) and rows[0][8] == "green"
     assert rows[3][0] == "x" * 300 and rows[3][1] == 0 and rows[3][9] == b"\xff" * 3 and rows[3][8] == "green"
     assert payload.rows(1, 3).nbytes == int(payload.offsets[3] - payload.offsets[1])
+
+
+def test_new_persons_fall_back_to_on_conflict(app_env: Path, engine: Engine) -> None:
+    """A person written meanwhile by someone else (here: twice in one batch) does not fail the batch."""
+    from ingest.load import Batch, Loader
+
+    pseudo = Pseudonymiser.from_settings()
+    pid = pseudo.person_id(PERSONS[0])
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        conn.autocommit = True
+        loader = Loader(conn, feed="nat", table="nat_results", run_id=0, source="x", zone="Asia/Shanghai")
+        batch = Batch(None, person_ids=np.array([pid, pid, pid + 1], dtype=np.int64),
+                      person_blobs=[pseudo.encrypt(PERSONS[0])] * 2 + [pseudo.encrypt(PERSONS[1])])
+        loader.load(batch)
+        loader.load(batch)  # all stored already: nothing to do
+    finally:
+        raw.close()
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT person_id, ref_encrypted FROM persons ORDER BY person_id")).all()
+    assert [r[0] for r in rows] == [pid, pid + 1]
+    assert pseudo.decrypt(rows[0][1]) == normalise_ref(PERSONS[0])

@@ -20,7 +20,9 @@ Conventions (every function):
 - ``window = (from, to)`` is half-open, ``from <= t < to``; datetimes or ISO strings,
   naive = the district's zone (``SANDTABLE_TIMEZONE``). Bins are local
   (``AT TIME ZONE`` with the zone bound as a parameter) and labelled by their local
-  start; a bin cut by the window edge counts only what falls inside the window.
+  start; a bin cut by the window edge counts only what falls inside the window. Where
+  the zone keeps daylight saving, a skipped local hour is not listed and a repeated one
+  is a single bin (the district's zone, Asia/Shanghai, has neither).
 - A "vehicle" is one crossing: a truck that crosses twice in an hour counts twice.
 - Every role may call these (they are aggregates); the ``viewer`` is required and
   checked. Vehicle and pass counts are not counts of persons with a health attribute,
@@ -64,11 +66,23 @@ FUNNEL_COLUMNS = ["applied", "approved", "rejected", "pending", "approval_rate",
                   "within_target_share", "active"]
 HISTOGRAM_COLUMNS = ["from_min", "to_min", "label", "passes"]
 
+# The local bins of a window: every local start from the bin holding :t0 to before :t1.
+# A local time that does not exist (skipped at a daylight-saving change) is left out;
+# the repeated hour at the autumn change is one bin. Shared with analytics.isolation.
+_BINS = """bins AS (
+        SELECT b AS bin
+        FROM generate_series(date_bin(CAST(:step AS interval), CAST(:t0 AS timestamptz) AT TIME ZONE CAST(:tz AS text),
+                                      CAST(:origin AS timestamp)),
+                             CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text), CAST(:step AS interval)) AS b
+        WHERE b < CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text)
+          AND (b AT TIME ZONE CAST(:tz AS text)) AT TIME ZONE CAST(:tz AS text) = b
+    )"""
+
 # Crossings are aggregated first (one index range scan of the window), then joined to
 # the checkpoints shown: every site of kind checkpoint, and any other site that has a
 # crossing in the window (so no vehicle goes uncounted). No correlated subquery per site.
 _THROUGHPUT = text(
-    """
+    f"""
     WITH counts AS (
         SELECT c.checkpoint_id, c.direction,
                date_bin(CAST(:step AS interval), c.crossed_at AT TIME ZONE CAST(:tz AS text),
@@ -84,13 +98,7 @@ _THROUGHPUT = text(
         SELECT s.site_id, s.site_code, s.name FROM sites s
         WHERE s.kind = 'checkpoint' OR s.site_id IN (SELECT checkpoint_id FROM counts)
     ),
-    bins AS (
-        SELECT b AS bin
-        FROM generate_series(date_bin(CAST(:step AS interval), CAST(:t0 AS timestamptz) AT TIME ZONE CAST(:tz AS text),
-                                      CAST(:origin AS timestamp)),
-                             CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text), CAST(:step AS interval)) AS b
-        WHERE b < CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text)
-    )
+    {_BINS}
     SELECT cp.site_code, cp.name, b.bin AT TIME ZONE CAST(:tz AS text) AS hour, d.direction,
            coalesce(k.vehicles, 0) AS vehicles, coalesce(k.released, 0) AS released,
            coalesce(k.turned_back, 0) AS turned_back

@@ -51,7 +51,7 @@ from sqlalchemy.engine import Engine
 
 from analytics._common import as_time, engine_or_default, local_zone, rules_or_default, utcnow
 from analytics.access import ROLES, Viewer, require
-from analytics.checkpoints import _bin_params, _local, _window
+from analytics.checkpoints import _BINS, _bin_params, _local, _window
 from geodata.rules import Rules
 
 __all__ = ["isolation_status", "isolation_demand", "isolation_timeseries", "IsolationDemand"]
@@ -104,13 +104,7 @@ _STATUS = text(
 # admissions minus discharges, so occupied = previous + admissions - discharges exactly.
 _TIMESERIES = text(
     f"""
-    WITH bins AS (
-        SELECT b AS bin
-        FROM generate_series(date_bin(CAST(:step AS interval), CAST(:t0 AS timestamptz) AT TIME ZONE CAST(:tz AS text),
-                                      CAST(:origin AS timestamp)),
-                             CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text), CAST(:step AS interval)) AS b
-        WHERE b < CAST(:t1 AS timestamptz) AT TIME ZONE CAST(:tz AS text)
-    ),
+    WITH {_BINS},
     ev AS (
         SELECT site_id, admitted_at AS at, 1 AS adm, 0 AS dis FROM isolation_stays
         WHERE admitted_at >= :t0 AND admitted_at < :t1

@@ -267,3 +267,28 @@ def test_empty_database_gives_empty_frames(app_env, engine: Engine) -> None:  # 
     assert fun.latency_histogram["passes"].sum() == 0 and len(fun.latency_histogram) == 11
     d = fun.to_dict()
     assert d["approval_rate"] is None and d["latency_histogram"][-1]["to_min"] is None
+
+
+def test_local_zone_is_a_setting(fleet: Fleet, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from geodata.settings import get_settings
+
+    # 04-11 05:30 and 06:30 in Shanghai are 04-10 23:30 and 04-11 00:30 in Berlin (CEST, +02:00)
+    fleet.crossing("C1", "04-11 05:30")
+    fleet.crossing("C1", "04-11 06:30")
+    shanghai = checkpoint_throughput(("2022-04-10", "2022-04-12"), viewer=TRANSPORT, engine=engine, freq="1D")
+    assert shanghai[(shanghai["checkpoint_code"] == "C1") & (shanghai["direction"] == "in")]["vehicles"].tolist() \
+        == [0, 2]
+    monkeypatch.setenv("SANDTABLE_TIMEZONE", "Europe/Berlin")
+    get_settings.cache_clear()
+    berlin = checkpoint_throughput(("2022-04-10", "2022-04-12"), viewer=TRANSPORT, engine=engine, freq="1D")
+    c1 = berlin[(berlin["checkpoint_code"] == "C1") & (berlin["direction"] == "in")]
+    assert c1["vehicles"].tolist() == [1, 1]
+    assert c1["hour"].iloc[0] == pd.Timestamp("2022-04-10", tz="Europe/Berlin")
+    assert str(c1["hour"].dt.tz) == "Europe/Berlin"
+    # Spring forward (03-27 02:00 -> 03:00 in Berlin): the local hour 02 does not exist and is not listed;
+    # 03-27 09:30 Shanghai = 01:30 UTC = 03:30 CEST.
+    fleet.crossing("C1", "03-27 09:30")
+    spring = checkpoint_throughput(("2022-03-27 00:00", "2022-03-27 05:00"), viewer=TRANSPORT, engine=engine)
+    c1 = spring[(spring["checkpoint_code"] == "C1") & (spring["direction"] == "in")]
+    assert c1["hour"].dt.hour.tolist() == [0, 1, 3, 4]
+    assert c1["vehicles"].tolist() == [0, 0, 1, 0]

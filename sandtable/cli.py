@@ -309,10 +309,59 @@ def risk(
 @app.command()
 def brief(
     week: Annotated[str, typer.Option(help="ISO week, e.g. 2022-W21.")],
-    out: Annotated[str, typer.Option(help="FILE.pdf or FILE.html.")],
+    out: Annotated[list[str], typer.Option(help="FILE.pdf or FILE.html; repeat to write both from one run.")],
+    lang: Annotated[str, typer.Option(help="Language: zh or en.")] = "zh",
+    role: Annotated[str, typer.Option(help="Role the briefing is made for (outside cdc, counts below k are hidden).")]
+    = "leader",
 ) -> None:
-    """The leaders' weekly briefing as PDF or HTML."""
-    _not_built("brief", "issue 7: the weekly briefing")
+    """The leaders' weekly briefing as PDF or HTML (charts drawn offline with the system's Chromium)."""
+    import time
+
+    from analytics.access import CLI_VIEWER, ROLES, Viewer
+    from analytics.briefing import parse_week
+    from dashboard.report import build_report, check_output
+    from dashboard.report.text import LANGS
+
+    clock = time.perf_counter()
+    try:
+        paths = [check_output(o) for o in out]
+        parse_week(week)
+        if lang not in LANGS:
+            raise ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
+        if role not in ROLES:
+            raise ValueError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+        viewer = Viewer(CLI_VIEWER().name, role)
+        title = f"briefing {week}"
+        bar = None
+        if sys.stderr.isatty():  # a bar on a terminal, plain log lines otherwise
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task(title, total=3 + len(paths))
+
+        def step(message: str) -> None:
+            if bar is None:
+                log.info("%s: %s", title, message)
+            else:
+                bar.update(task, advance=1, description=f"{title}: {message}")
+
+        try:
+            report = build_report(week, viewer=viewer, lang=lang, progress=step)
+            for p in paths:
+                step(f"writing {p}")
+                report.write(p)
+        finally:
+            if bar is not None:
+                bar.stop()
+    except (SandtableError, ValueError) as err:
+        typer.echo(f"sandtable: error: {err}", err=True)
+        raise typer.Exit(1) from None
+    for p in paths:
+        typer.echo(f"wrote {p} ({p.stat().st_size / 1024:,.0f} KB)")
+    t = report.timings
+    typer.echo(f"{week} briefing ({lang}, role {role}) in {time.perf_counter() - clock:.1f} s "
+               f"(data {t.get('data', 0):.1f} s, charts {t.get('charts', 0):.1f} s, pdf {t.get('pdf', 0):.1f} s)")
 
 
 @app.command()

@@ -50,8 +50,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from analytics._common import as_time, engine_or_default, local_zone, rules_or_default, utcnow
-from analytics.access import ROLES, Viewer, require
-from analytics.checkpoints import _BINS, _bin_params, _local, _window
+from analytics.access import Viewer
+from analytics.checkpoints import _BINS, _bin_params, _check_viewer, _local, _window
 from geodata.rules import Rules
 
 __all__ = ["isolation_status", "isolation_demand", "isolation_timeseries", "IsolationDemand"]
@@ -135,13 +135,6 @@ _TIMESERIES = text(
     ORDER BY st.site_code, b.bin
     """
 )
-
-
-def _check_viewer(viewer: Viewer, what: str) -> None:
-    if not isinstance(viewer, Viewer):
-        msg = f"viewer must be an analytics.access.Viewer, got {type(viewer).__name__}"
-        raise TypeError(msg)
-    require(viewer, *ROLES, what=what)
 
 
 def _day(at: datetime) -> tuple[datetime, datetime]:

@@ -22,7 +22,9 @@ Everything is computed in one round trip of SQL on the indexes
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,15 +34,15 @@ import networkx as nx
 import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import BigInteger, Text
 
-from analytics._common import as_time, engine_or_default, rules_or_default
+from analytics._common import as_time, engine_or_default, local_zone, rules_or_default
 from analytics.access import Viewer, require, write_audit
 from geodata.privacy import Pseudonymiser
 from geodata.rules import Rules
 
-__all__ = ["trace", "Trace"]
+__all__ = ["trace", "Trace", "newest_scan"]
 
 _CASE = text(
     """
@@ -51,9 +53,7 @@ _CASE = text(
     )
     SELECT pos.sampled_at,
            (SELECT min(admitted_at) FROM isolation_stays z
-             WHERE z.person_id = :pid AND z.admitted_at >= pos.sampled_at - CAST(:before AS interval)) AS isolated_at,
-           (SELECT max(scanned_at) FROM scans) AS newest_scan,
-           EXISTS (SELECT 1 FROM persons WHERE person_id = :pid) AS known
+             WHERE z.person_id = :pid AND z.admitted_at >= pos.sampled_at - CAST(:before AS interval)) AS isolated_at
     FROM pos
     """
 )
@@ -162,7 +162,7 @@ class Trace:
 
     def to_dict(self) -> dict:
         def iso(t: pd.Timestamp | datetime | None) -> str | None:
-            return None if t is None or pd.isna(t) else pd.Timestamp(t).isoformat()
+            return None if t is None or pd.isna(t) else pd.Timestamp(t).tz_convert(local_zone()).isoformat()
 
         return {
             "person": self.person,
@@ -190,7 +190,24 @@ class Trace:
         return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
 
 
-def _window(row, at: datetime | None, rules: Rules) -> tuple[bool, datetime, datetime | None]:  # noqa: ANN001
+_PARTITIONS = text(
+    """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = CAST('scans' AS regclass) ORDER BY c.relname DESC"""
+)
+
+
+def newest_scan(conn: Connection) -> datetime | None:
+    """The newest scan time, read from the newest non-empty day partition (cheap)."""
+    for name in conn.execute(_PARTITIONS).scalars():
+        if not re.fullmatch(r"scans_p\d{8}", name):
+            continue
+        newest = conn.execute(text(f"SELECT max(scanned_at) FROM {name}")).scalar_one()  # name checked above
+        if newest is not None:
+            return newest
+    return None
+
+
+def _window(conn: Connection, row, at: datetime | None, rules: Rules) -> tuple[bool, datetime, datetime | None]:  # noqa: ANN001
     before = timedelta(days=rules.exposure.days_before_sample)
     if row is not None and row.sampled_at is not None:
         start = row.sampled_at - before
@@ -198,9 +215,7 @@ def _window(row, at: datetime | None, rules: Rules) -> tuple[bool, datetime, dat
         if at is not None and (end is None or at < end):
             end = at
         return True, start, end
-    end = at or (row.newest_scan if row is not None else None)
-    if end is None:
-        return False, datetime.now().astimezone(), datetime.now().astimezone()
+    end = at or newest_scan(conn) or datetime.now().astimezone()
     return False, end - before, end
 
 
@@ -231,8 +246,10 @@ def trace(
     before = timedelta(days=rules.exposure.days_before_sample)
 
     with engine.begin() as conn:
+        # generic plans: a plan per pooled connection, partitions pruned at execution
+        conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         info = conn.execute(_CASE, {"pid": pid, "at": at_t, "before": before}).one_or_none()
-        is_case, w0, w1 = _window(info, at_t, rules)
+        is_case, w0, w1 = _window(conn, info, at_t, rules)
         if window is not None:
             w0, w1 = as_time(window[0]), as_time(window[1])
         far = datetime(9999, 1, 1).astimezone()
@@ -240,20 +257,14 @@ def trace(
         rows = conn.execute(_TRACE, {
             "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
         }).all()
-        # object dtype first: 63-bit pseudonyms must not pass through float64
-        df = pd.DataFrame(rows, columns=["part", "person_id", "via", "site_id", "t1", "t2", "note"], dtype=object)
-        for col in ("person_id", "via", "site_id"):
-            df[col] = pd.array(df[col].tolist(), dtype="Int64")
-        for col in ("t1", "t2"):
-            df[col] = pd.to_datetime(df[col], utc=True)
-        ids = set(df["person_id"].dropna().astype("int64")) | set(df["via"].dropna().astype("int64")) | {pid}
+        ids = {r.person_id for r in rows} | {r.via for r in rows if r.via is not None} | {pid}
         refs = {int(r.person_id): pseudo.decrypt(r.ref_encrypted)
                 for r in conn.execute(_REFS, {"ids": sorted(ids)})}
-        site_ids = sorted(int(s) for s in df["site_id"].dropna().unique())
+        site_ids = sorted({r.site_id for r in rows if r.site_id is not None})
         places = pd.DataFrame(conn.execute(_PLACES, {"ids": site_ids}).mappings().all(),
                               columns=["site_id", "site_code", "kind", "name", "lon", "lat", "district_code",
                                        "community_zh", "community_en"])
-        result = _assemble(person, pid, is_case, w0, w1, df, refs, places, rules)
+        result = _assemble(person, pid, is_case, w0, w1, rows, refs, places, rules)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         write_audit(conn, viewer, "trace", person_id=pid, purpose=purpose,
                     rows=len(result.close_contacts) + len(result.secondary_contacts),
@@ -263,57 +274,63 @@ def trace(
     return result
 
 
-def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime | None, df: pd.DataFrame,
+@functools.lru_cache(maxsize=65536)
+def _iso(t: datetime | None) -> str | None:
+    """Local ISO 8601 text of a time (memoised: evidence repeats the same scan times)."""
+    return None if t is None else t.astimezone(local_zone()).isoformat()
+
+
+def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime | None, rows: list,
               refs: dict[int, str], places: pd.DataFrame, rules: Rules) -> Trace:
-    site = places.set_index("site_id")
+    """Build the result frames from the raw rows (plain Python: a few thousand rows at most)."""
+    site = {int(r.site_id): r for r in places.itertuples(index=False)}
 
-    def site_code(sid: int) -> str:
-        return site.at[sid, "site_code"]
+    def ref(p: int) -> str:
+        return refs.get(int(p), str(int(p)))
 
-    def iso(t: pd.Timestamp) -> str:
-        return pd.Timestamp(t).isoformat()
-
-    traj = df[df["part"] == "trajectory"].sort_values("t1")
+    traj = sorted((r for r in rows if r.part == "trajectory"), key=lambda r: r.t1)
     trajectory = pd.DataFrame({
-        "scanned_at": traj["t1"].to_numpy(),
-        "site_code": [site_code(s) for s in traj["site_id"]],
-        "site_name": [site.at[s, "name"] for s in traj["site_id"]],
-        "site_kind": [site.at[s, "kind"] for s in traj["site_id"]],
-        "scan_kind": traj["note"].to_numpy(),
-        "lon": [site.at[s, "lon"] for s in traj["site_id"]],
-        "lat": [site.at[s, "lat"] for s in traj["site_id"]],
+        "scanned_at": pd.to_datetime([r.t1 for r in traj], utc=True),
+        "site_code": [site[r.site_id].site_code for r in traj],
+        "site_name": [site[r.site_id].name for r in traj],
+        "site_kind": [site[r.site_id].kind for r in traj],
+        "scan_kind": [r.note for r in traj],
+        "lon": [site[r.site_id].lon for r in traj],
+        "lat": [site[r.site_id].lat for r in traj],
     })
 
-    close_ev = df[df["part"] == "close"].sort_values(["person_id", "t2", "t1"])
-    iso_rows = df[df["part"] == "isolated"].set_index("person_id")
-    close_rows = []
-    for cpid, grp in close_ev.groupby("person_id", sort=False):
-        cpid = int(cpid)
-        close_rows.append({
-            "person": refs.get(cpid, str(cpid)), "person_id": cpid,
-            "first_exposure": iso_rows.at[cpid, "t1"],
-            "isolated_at": iso_rows.at[cpid, "t2"],
-            "exposures": [{"site_code": site_code(int(r.site_id)), "index_at": iso(r.t1), "contact_at": iso(r.t2)}
-                          for r in grp.itertuples()],
-        })
-    close = pd.DataFrame(close_rows, columns=["person", "person_id", "first_exposure", "isolated_at", "exposures"])
+    isolated = {r.person_id: (r.t1, r.t2) for r in rows if r.part == "isolated"}
+    close_ev: dict[int, list] = {}
+    for r in sorted((r for r in rows if r.part == "close"), key=lambda r: (r.t2, r.t1)):
+        close_ev.setdefault(r.person_id, []).append(
+            {"site_code": site[r.site_id].site_code, "index_at": _iso(r.t1), "contact_at": _iso(r.t2)})
+    close = pd.DataFrame(
+        [{"person": ref(p), "person_id": p, "first_exposure": isolated[p][0], "isolated_at": isolated[p][1],
+          "exposures": ev} for p, ev in close_ev.items()],
+        columns=["person", "person_id", "first_exposure", "isolated_at", "exposures"])
     if not close.empty:
-        close = close.sort_values("first_exposure", kind="stable").reset_index(drop=True)
+        for col in ("first_exposure", "isolated_at"):
+            close[col] = pd.to_datetime(close[col], utc=True)
+        close = close.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
 
-    sec_ev = df[df["part"] == "secondary"].sort_values(["person_id", "t2", "t1"])
+    sec_ev: dict[int, list] = {}
+    for r in sorted((r for r in rows if r.part == "secondary"), key=lambda r: (r.t2, r.t1)):
+        sec_ev.setdefault(r.person_id, []).append(
+            {"via": ref(r.via), "site_code": site[r.site_id].site_code, "via_at": _iso(r.t1),
+             "contact_at": _iso(r.t2), "_t": r.t2})
     sec_rows = []
-    for spid, grp in sec_ev.groupby("person_id", sort=False):
-        spid = int(spid)
-        vias = sorted({refs.get(int(v), str(int(v))) for v in grp["via"]})
-        sec_rows.append({
-            "person": refs.get(spid, str(spid)), "person_id": spid, "via": vias,
-            "first_exposure": grp["t2"].min(),
-            "exposures": [{"via": refs.get(int(r.via), str(int(r.via))), "site_code": site_code(int(r.site_id)),
-                           "via_at": iso(r.t1), "contact_at": iso(r.t2)} for r in grp.itertuples()],
-        })
+    for p, ev in sec_ev.items():
+        first = ev[0].pop("_t")
+        for e in ev[1:]:
+            e.pop("_t")
+        sec_rows.append({"person": ref(p), "person_id": p, "via": sorted({e["via"] for e in ev}),
+                         "first_exposure": first, "exposures": ev})
     secondary = pd.DataFrame(sec_rows, columns=["person", "person_id", "via", "first_exposure", "exposures"])
     if not secondary.empty:
-        secondary = secondary.sort_values("first_exposure", kind="stable").reset_index(drop=True)
+        secondary["first_exposure"] = pd.to_datetime(secondary["first_exposure"], utc=True)
+        secondary = secondary.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
+    for df in (close, secondary):
+        df["person_id"] = pd.array(df["person_id"].tolist(), dtype="Int64")
 
     gplaces = gpd.GeoDataFrame(places, geometry=gpd.points_from_xy(places["lon"], places["lat"]), crs="EPSG:4326")
     return Trace(

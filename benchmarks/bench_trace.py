@@ -1,0 +1,106 @@
+"""Trace latency (median, p95) against the textbook PostGIS approach on the same data.
+
+Ours: ``analytics.trace`` in full (window, trajectory, both degrees, evidence, JSON).
+Baseline: an ``ST_DWithin`` (50 m) + ±30-minute self-join over scan points with a GiST
+index, for the same index persons and windows (two degrees), as a GIS analyst would
+write it. Targets (issue 5): p95 < 50 ms (district), < 100 ms (city), >= 20x faster.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from sqlalchemy import text
+
+from analytics import Viewer, trace
+from benchmarks._tiers import TIERS, loaded_tier
+
+CDC = Viewer("bench", "cdc")
+
+_BASELINE = text(
+    """
+    WITH idx AS (
+        SELECT person_id, scanned_at, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g FROM scans
+        WHERE person_id = :pid AND scanned_at BETWEEN :w0 AND :w1
+    ),
+    close AS (
+        SELECT DISTINCT o.person_id, o.scanned_at FROM idx i
+        JOIN scans o ON ST_DWithin(ST_SetSRID(ST_MakePoint(o.lon, o.lat), 4326), i.g, 0.0005)
+                    AND o.scanned_at BETWEEN i.scanned_at - interval '30 minutes' AND i.scanned_at + interval '30 minutes'
+        WHERE o.person_id <> :pid
+    ),
+    k AS (
+        SELECT s.person_id, s.scanned_at, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS g FROM scans s
+        WHERE s.person_id IN (SELECT person_id FROM close) AND s.scanned_at >= :w0
+    )
+    SELECT count(DISTINCT o.person_id) FROM k
+    JOIN scans o ON ST_DWithin(ST_SetSRID(ST_MakePoint(o.lon, o.lat), 4326), k.g, 0.0005)
+                AND o.scanned_at BETWEEN k.scanned_at - interval '30 minutes' AND k.scanned_at + interval '30 minutes'
+    WHERE o.person_id <> :pid
+    """
+)
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+
+
+def run(tier_name: str, n: int = 200, n_baseline: int = 15) -> dict:
+    tier = TIERS[tier_name]
+    engine, sim_dir = loaded_tier(tier)
+    import pandas as pd
+
+    # index persons: every case (default window), then their close contacts traced as of
+    # their first exposure plus two days (what field teams do next), up to n in all
+    infections = pd.read_csv(sim_dir / "truth" / "infections.csv", dtype=str)
+    contacts = pd.read_csv(sim_dir / "truth" / "contacts.csv", dtype=str)
+    index = [(r, None) for r in infections.dropna(subset=["first_positive_sample_at"])["person_ref"]]
+    close = contacts[contacts["degree"] == "close"].drop_duplicates("contact_ref")
+    index += [(r.contact_ref, pd.Timestamp(r.first_exposure_at) + pd.Timedelta(days=2)) for r in close.itertuples()]
+    index = index[:n]
+    if not index:
+        print("no cases in this tier", file=sys.stderr)
+        return {}
+    for ref, at in index[:5]:  # warm the pooled connections' prepared plans
+        trace(ref, at, viewer=CDC, purpose="benchmark", engine=engine).to_json()
+    ours, windows = [], []
+    for ref, at in index:
+        t = time.perf_counter()
+        res = trace(ref, at, viewer=CDC, purpose="benchmark", engine=engine)
+        res.to_json()
+        ours.append((time.perf_counter() - t) * 1000)
+        windows.append((res.person_id, res.window_from, res.window_to))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE INDEX IF NOT EXISTS bench_scans_gist ON scans USING gist "
+                          "(ST_SetSRID(ST_MakePoint(lon, lat), 4326))"))
+        conn.execute(text("ANALYZE scans"))
+    base = []
+    with engine.connect() as conn:
+        for pid, w0, w1 in windows[:n_baseline]:
+            w1 = w1 if w1 == w1 and w1 is not None else pd.Timestamp("2100-01-01", tz="UTC")
+            t = time.perf_counter()
+            conn.execute(_BASELINE, {"pid": pid, "w0": w0, "w1": w1}).scalar_one()
+            base.append((time.perf_counter() - t) * 1000)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX IF EXISTS bench_scans_gist"))
+    out = {
+        "tier": tier_name, "traces": len(ours), "median_ms": statistics.median(ours), "p95_ms": _pct(ours, 0.95),
+        "baseline_median_ms": statistics.median(base), "baseline_p95_ms": _pct(base, 0.95),
+    }
+    out["speedup_median"] = out["baseline_median_ms"] / out["median_ms"]
+    print(f"trace [{tier_name}] ours: median {out['median_ms']:.1f} ms, p95 {out['p95_ms']:.1f} ms over "
+          f"{len(ours)} index persons | ST_DWithin self-join: median {out['baseline_median_ms']:.1f} ms, "
+          f"p95 {out['baseline_p95_ms']:.1f} ms over {len(base)} | speed-up x{out['speedup_median']:.1f}")
+    return out
+
+
+def main() -> None:
+    for name in sys.argv[1:] or ["district"]:
+        run(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -366,11 +366,51 @@ def brief(
 
 @app.command()
 def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8050,
-    wall: Annotated[bool, typer.Option(help="Screen-wall mode.")] = False,
+    wall: Annotated[bool, typer.Option(help="Screen-wall mode: dark, large type, no controls, Chinese.")] = False,
+    lang: Annotated[str | None, typer.Option(help="zh or en (default zh).")] = None,
+    role: Annotated[str, typer.Option(help="The role the screens run as: command, cdc, transport, leader, analyst."
+                                      )] = "command",
+    refresh: Annotated[float, typer.Option(help="Seconds between refreshes (also the shared cache's tick).")] = 30.0,
+    rotate: Annotated[float, typer.Option(help="Wall only: rotate the heatmap measure every N seconds (0: off).")
+                      ] = 0.0,
+    threads: Annotated[int, typer.Option(help="Server threads.")] = 16,
+    debug: Annotated[bool, typer.Option(help="Dash dev tools (development only; refused off 127.0.0.1).")] = False,
 ) -> None:
-    """Serve the Dash e-sandbox."""
-    _not_built("serve", "issue 6: the dashboard")
+    """Serve the Dash e-sandbox (waitress) on http://HOST:PORT."""
+    import socket
+
+    from analytics.access import ROLES, Viewer
+    from dashboard import create_app
+    from dashboard.i18n import LANGS
+    from dashboard.server import check_debug
+    from dashboard.server import serve as run_server
+    from geodata.db import database_url, make_engine
+
+    if role not in ROLES:
+        raise SandtableError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    if lang is not None and lang not in LANGS:
+        raise SandtableError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    if refresh < 1:
+        raise SandtableError(f"--refresh must be at least 1 second, got {refresh:g}")
+    if rotate < 0:
+        raise SandtableError(f"--rotate must be >= 0, got {rotate:g}")
+    try:
+        check_debug(host, debug)
+    except ValueError as err:
+        raise SandtableError(str(err)) from err
+    url = database_url()  # starts the embedded cluster when it is down
+    engine = make_engine(url, pool_size=8, max_overflow=8, connect_args={"connect_timeout": 5})
+    viewer = Viewer(name=f"dashboard:{socket.gethostname()}", role=role)
+    app = create_app(engine=engine, viewer=viewer, wall=wall, lang=lang, refresh_s=refresh, rotate_s=rotate)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"dashboard: http://{shown}:{port}/  (role {role}, refresh {refresh:g} s"
+               f"{', wall' if wall else ''}; database {_describe_url(url)}); Ctrl+C stops it")
+    try:
+        run_server(app, host=host, port=port, threads=threads, debug=debug)
+    except OSError as err:
+        raise SandtableError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 @app.command()

@@ -1,0 +1,242 @@
+"""Shared fixtures and helpers of the dashboard tests (no tests here).
+
+``simulated_district``: a small simulated district (5,000 residents over 12 days, a
+seeded outbreak) loaded once per session into its own database on the test cluster,
+with its own ``SANDTABLE_HOME`` (the pepper and key the ingest used, so that tracing can
+read references back). The browser helpers drive Debian's Chromium through selenium,
+headless, with every host but loopback made unresolvable (the network is "blocked").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+from geodata.db import dispose_engines
+from geodata.settings import get_settings
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+RESIDENTS, DAYS, SEED = 5000, 12, 3
+
+_loaded: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class District:
+    url: str
+    home: Path
+    sim: Path
+    case_ref: str  # a case with the most close contacts in the simulator's truth
+
+
+def _pick_case(sim: Path) -> str:
+    counts: dict[str, int] = {}
+    truth = sim / "truth" / "contacts.csv"
+    if truth.exists():
+        with truth.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("degree") == "close":
+                    counts[row["case_ref"]] = counts.get(row["case_ref"], 0) + 1
+    if counts:
+        return max(sorted(counts), key=counts.get)
+    with (sim / "nat.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["result"] == "positive":
+                return row["person_ref"]
+    with (sim / "scans.csv").open(newline="") as f:
+        return next(csv.DictReader(f))["person_ref"]
+
+
+def _simulate(out: Path) -> None:
+    from ingest.sim import load_params, simulate
+
+    try:
+        params = load_params(overrides={"outbreak": {"seeds": 6, "seed_day": 3}})
+    except Exception:  # noqa: BLE001 - the simulator's knobs may move; the defaults still give data
+        params = None
+    simulate(residents=RESIDENTS, days=DAYS, seed=SEED, out=out, params=params)
+
+
+def set_home(monkeypatch: pytest.MonkeyPatch, home: Path, url: str | None = None) -> None:
+    """Point the SANDTABLE_* environment at ``home`` (and the database at ``url``)."""
+    for key in list(os.environ):
+        if key.startswith("SANDTABLE_") and key != "SANDTABLE_TEST_DATABASE_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SANDTABLE_HOME", str(home))
+    if url:
+        monkeypatch.setenv("SANDTABLE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def simulated_district(pg_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
+    """Simulated once per session (whichever dashboard module asks first), dropped at the end.
+
+    Imported by several modules, this fixture has one definition per module; the first
+    one that runs builds the database and the others reuse it."""
+    if "district" in _loaded:
+        yield _loaded["district"]
+        return
+    from tests.conftest import _TEMPLATE  # the harness's migrated template
+
+    root = tmp_path_factory.mktemp("dash-district")
+    os.chmod(root, 0o755)
+    home, sim = root / "home", root / "sim"
+    name = f"dash_district_{os.getpid()}"
+    pg_server.drop(name)
+    url = pg_server.create(name, template=_TEMPLATE)
+    with pytest.MonkeyPatch.context() as mp:
+        set_home(mp, home, url)
+        _simulate(sim)
+        from ingest import load_directory
+
+        engine = create_engine(url)
+        try:
+            load_directory(sim, engine=engine)
+        finally:
+            engine.dispose()
+    get_settings.cache_clear()
+    dispose_engines()
+    _loaded["district"] = District(url=url, home=home, sim=sim, case_ref=_pick_case(sim))
+    try:
+        yield _loaded["district"]
+    finally:
+        _loaded.pop("district", None)
+        dispose_engines()
+        pg_server.drop(name)
+
+
+class QueryCounter:
+    """Counts the statements an engine sends (``before_cursor_execute``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._hit)
+
+    def _hit(self, *_: object) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._hit)
+
+
+# --- the browser ----------------------------------------------------------------
+def browser_available() -> bool:
+    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
+
+
+def make_driver(width: int = 1600, height: int = 1000):  # noqa: ANN201
+    """Headless Chromium with console and network logs; only loopback resolves."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars",
+                f"--window-size={width},{height}", "--enable-unsafe-swiftshader",
+                # the network is blocked: no name but loopback resolves
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    set_viewport(driver, width, height)
+    return driver
+
+
+def set_viewport(driver, width: int, height: int) -> None:  # noqa: ANN001
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def severe_logs(driver) -> list[str]:  # noqa: ANN001
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def requested_urls(driver) -> list[str]:  # noqa: ANN001
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def wait_for(driver, script: str, timeout: float = 60.0, message: str = "") -> object:  # noqa: ANN001
+    """Poll ``return <script>`` until it is truthy."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(
+        lambda d: d.execute_script(f"return {script}"), message or script)
+
+
+MAP_DRAWN = ("(() => { const c = document.querySelector('{sel} .maplibregl-canvas');"
+             " return c && c.width > 0 && document.querySelectorAll('{sel} .js-plotly-plot').length > 0; })()")
+
+
+def map_drawn(selector: str) -> str:
+    return MAP_DRAWN.replace("{sel}", selector)
+
+
+def save_artifact(png: bytes, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(png)
+    return path
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[object]:
+    if not browser_available():
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are needed in CI")
+        pytest.skip("no chromium/chromedriver here")
+    d = make_driver()
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+# --- posting callbacks as a browser does ---------------------------------------
+def _spec(text: str) -> dict:
+    ident, prop = text.rsplit(".", 1)
+    return {"id": ident, "property": prop.split("@")[0]}
+
+
+def callback_body(dep: dict, values: dict[tuple[str, str], object]) -> dict:
+    """The JSON a browser posts to ``/_dash-update-component`` for dependency ``dep``
+    (an entry of ``/_dash-dependencies``); ``values`` maps (id, property) to its value."""
+    out = dep["output"]
+    outputs = [_spec(o) for o in out[2:-2].split("...")] if out.startswith("..") else _spec(out)
+
+    def filled(specs: list[dict]) -> list[dict]:
+        return [{**s, "value": values.get((s["id"], s["property"]))} for s in specs]
+
+    first = dep["inputs"][0]
+    return {"output": out, "outputs": outputs, "inputs": filled(dep["inputs"]), "state": filled(dep["state"]),
+            "changedPropIds": [f"{first['id']}.{first['property']}"]}
+
+
+def server_callbacks(deps: list[dict], prefixes: tuple[str, ...]) -> list[dict]:
+    """The server-side callbacks (not clientside, not the pages router) whose first
+    output's id starts with one of ``prefixes``."""
+    out = []
+    for dep in deps:
+        if dep.get("clientside_function") or dep["output"].startswith(".._pages"):
+            continue
+        first = dep["output"].lstrip(".").split(".")[0]
+        if first.startswith(prefixes):
+            out.append(dep)
+    return out

@@ -22,10 +22,12 @@ Everything is computed in one round trip of SQL on the indexes
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -219,6 +221,22 @@ def _window(conn: Connection, row, at: datetime | None, rules: Rules) -> tuple[b
     return False, end - before, end
 
 
+@contextlib.contextmanager
+def _prepared(conn: Connection) -> Iterator[None]:
+    """Prepare every statement on first use on this pooled connection (psycopg), so that
+    repeated traces skip planning: plans over day partitions cost more than running them."""
+    raw = conn.connection.driver_connection
+    saved = getattr(raw, "prepare_threshold", None)
+    if saved is None and not hasattr(raw, "prepare_threshold"):
+        yield
+        return
+    raw.prepare_threshold = 0
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = saved
+
+
 def trace(
     person: str,
     at: datetime | str | None = None,
@@ -245,7 +263,7 @@ def trace(
     kinds = list(rules.copresence.site_kinds)
     before = timedelta(days=rules.exposure.days_before_sample)
 
-    with engine.begin() as conn:
+    with engine.begin() as conn, _prepared(conn):
         # generic plans: a plan per pooled connection, partitions pruned at execution
         conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         info = conn.execute(_CASE, {"pid": pid, "at": at_t, "before": before}).one_or_none()

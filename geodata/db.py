@@ -47,9 +47,7 @@ def database_url(settings: Settings | None = None, *, start: bool = True) -> str
 
 def make_engine(url: str, **kwargs) -> Engine:
     """A new engine for ``url`` with sandtable's connection defaults."""
-    # prepare_threshold=0: every statement is prepared on first use, so repeated analytics
-    # queries on a pooled connection skip planning (partitioned scans make plans costly)
-    opts = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"prepare_threshold": 0}}
+    opts = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
     opts |= kwargs
     return create_engine(url, **opts)
 

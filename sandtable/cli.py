@@ -140,9 +140,44 @@ def simulate(
     days: Annotated[int, typer.Option(help="Number of days.")] = 54,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[str, typer.Option(help="Output folder.")] = "sim",
+    start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2022-04-01",
+    fmt: Annotated[str, typer.Option("--format", help="Feed files as csv or parquet.")] = "csv",
+    params: Annotated[str | None, typer.Option(help="TOML file overriding ingest/sim/params.toml.")] = None,
 ) -> None:
     """Simulate the synthetic Longgang and write every feed file plus truth/."""
-    _not_built("simulate", "issue 4: the synthetic Longgang")
+    import datetime as dt
+    import time
+
+    from ingest.sim import load_params
+    from ingest.sim import simulate as run_simulation
+
+    try:
+        first_day = dt.date.fromisoformat(start)
+    except ValueError as err:
+        raise SandtableError(f"--start must be a date YYYY-MM-DD, got {start!r}") from err
+    if fmt not in ("csv", "parquet"):
+        raise SandtableError(f"--format must be csv or parquet, got {fmt!r}")
+    if residents < 100 or days < 1:
+        raise SandtableError(f"need --residents >= 100 and --days >= 1, got {residents} and {days}")
+    sim_params = load_params(params) if params else None
+    clock = time.perf_counter()
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                      TimeElapsedColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            task = bar.add_task("building the world", total=days)
+            summary = run_simulation(residents=residents, days=days, seed=seed, out=out, start=first_day, fmt=fmt,
+                                     params=sim_params,
+                                     progress=lambda done, _total, msg: bar.update(task, completed=done,
+                                                                                    description=msg))
+    else:
+        def _log(done: int, total: int, msg: str) -> None:
+            log.info("simulate: day %d/%d (%.1f s) %s", done, total, time.perf_counter() - clock, msg)
+
+        summary = run_simulation(residents=residents, days=days, seed=seed, out=out, start=first_day, fmt=fmt,
+                                 params=sim_params, progress=_log)
+    typer.echo(summary.line())
 
 
 @app.command()
@@ -347,7 +382,8 @@ def brief(
                 bar.update(task, advance=1, description=f"{title}: {message}")
 
         try:
-            report = build_report(week, viewer=viewer, lang=lang, progress=step)
+            report = build_report(week, viewer=viewer, lang=lang, progress=step,
+                                  for_pdf=any(p.suffix.lower() == ".pdf" for p in paths))
             for p in paths:
                 step(f"writing {p}")
                 report.write(p)
@@ -414,9 +450,23 @@ def serve(
 
 
 @app.command()
-def demo() -> None:
-    """Start the database, load the district, simulate, ingest and serve."""
+def demo(
+    residents: Annotated[int, typer.Option(help="Residents of the simulated district.")] = 100_000,
+    days: Annotated[int, typer.Option(help="Simulated days (from 2022-04-01).")] = 54,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8050,
+    wall: Annotated[bool, typer.Option(help="Serve in screen-wall mode.")] = False,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after loading (no dashboard).")] = False,
+) -> None:
+    """Start the database, load the district, simulate it, ingest the feeds and serve the dashboard.
+
+    The simulated feeds go to SANDTABLE_HOME/demo-sim; a database that already holds
+    scans is served as it is (delete SANDTABLE_HOME to start again).
+    """
+    import time as _time
+
     from geodata.db import database_url, get_engine, migrate
+    from geodata.settings import get_settings
     from sqlalchemy import text
 
     url = database_url()
@@ -427,9 +477,27 @@ def demo() -> None:
         area = conn.execute(text(
             "SELECT round((ST_Area(geom::geography) / 1e6)::numeric, 1) FROM districts WHERE level = 'district'"
         )).scalar_one()
+        have = conn.execute(text("SELECT EXISTS (SELECT 1 FROM scans)")).scalar_one()
     typer.echo(f"database up: {_describe_url(url)} (schema {revision})")
     typer.echo(f"district loaded: Longgang District, {area} km²; " + ", ".join(f"{n} {lvl}" for lvl, n in rows))
-    typer.echo("simulate, ingest and serve: not built yet (issues 3, 4 and 6)")
+    if have:
+        typer.echo("the database already holds scans: serving them as they are")
+    else:
+        from ingest.pipeline import load_directory
+
+        out = get_settings().home / "demo-sim"
+        typer.echo(f"simulating {residents:,} residents over {days} days (seed {seed}) into {out} ...")
+        simulate(residents=residents, days=days, seed=seed, out=str(out), start="2022-04-01", fmt="csv", params=None)
+        started = _time.perf_counter()
+        typer.echo("loading the feeds ...")
+        results = load_directory(out, engine=engine)
+        for res in results:
+            typer.echo(f"  {res.feed}: loaded {res.loaded:,}, duplicates {res.duplicates:,}, rejected {res.rejected:,}")
+        typer.echo(f"ingested in {_time.perf_counter() - started:.0f} s")
+    if no_serve:
+        return
+    serve(host="127.0.0.1", port=port, wall=wall, lang=None, role="command", refresh=30.0, rotate=0.0, threads=16,
+          debug=False)
 
 
 @users_app.command("add")

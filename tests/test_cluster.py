@@ -99,10 +99,13 @@ def test_cli_db_up_status_down_twice(home: Path) -> None:
         assert down.returncode == 0 and "stopped" in down.stdout
         st = _cli(home, "db", "status")
         assert "not running" in st.stdout
-    # the data survived both restarts: the district is there once
-    up = _cli(home, "demo")
+    # the data survived both restarts: the district is there once; demo simulates and loads
+    up = _cli(home, "demo", "--no-serve", "--residents", "300", "--days", "2")
     assert up.returncode == 0, up.stderr
     assert "64 community" in up.stdout and "190.9 km²" in up.stdout
+    assert "scans: loaded" in up.stdout and "rejected 0" in up.stdout
+    again = _cli(home, "demo", "--no-serve")
+    assert "already holds scans" in again.stdout
     _cli(home, "db", "down")
 
 

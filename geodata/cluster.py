@@ -215,9 +215,11 @@ class EmbeddedCluster:
             return
         self.check_binaries()
         self._prepare_dirs()
+        # collation "C": the same code point order as glibc's C.UTF-8, but compared with
+        # memcmp, so text keys sort and index several times faster (ingest's ids)
         self._run(
             [self._exe("initdb"), "-D", str(self.data_dir), "-U", _SERVER_USER, "-A", "trust",
-             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+             "-E", "UTF8", "--locale=C.UTF-8", "--lc-collate=C", "--no-sync"],
             "initdb",
         )
         conf = dict(_CONF)

@@ -158,8 +158,9 @@ class Loader:
             cur = self.conn.cursor()
             self._persons(cur, batch)
             if staged:
-                inserted = self.stage_and_insert(cur, parts, staged)
-                self.invalidate(cur, [d for d in seen_days if partition_name(d) in self._partitions])
+                existing = [d for d in seen_days if partition_name(d) in self._partitions]
+                inserted = self.stage_and_insert(cur, parts, staged, existing if self.table == "scans" else None)
+                self.invalidate(cur, existing)
             self._rejects(cur, batch.rejects)
         if staged:
             self.count(None, inserted, staged - inserted)
@@ -193,12 +194,28 @@ class Loader:
                   freeze: bool = False) -> None:
         _copy(cur, target, self._columns or [], parts, freeze)
 
-    def stage_and_insert(self, cur: psycopg.Cursor, parts: list[memoryview], staged: int) -> int:
-        """COPY into a temporary table, then insert what is new; returns the rows inserted."""
+    def stage_and_insert(self, cur: psycopg.Cursor, parts: list[memoryview], staged: int,
+                         days: list[int] | None = None) -> int:
+        """COPY into a temporary table, then insert what is new; returns the rows inserted.
+
+        Scans (``days`` given): under the days' advisory locks (the ones new partitions
+        are made under), a batch none of whose keys exist yet takes a plain INSERT, a
+        third cheaper than ``ON CONFLICT DO NOTHING``, which the others take.
+        """
         columns = self._columns or []
         cur.execute(sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(self.table)))
         _copy(cur, sql.Identifier("_stage"), columns, parts)
+        if days:
+            for name in sorted({partition_name(d) for d in days}):
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+            cur.execute("ANALYZE _stage")
+            clash = cur.execute("SELECT EXISTS (SELECT 1 FROM _stage s JOIN scans t USING (event_id, scanned_at))"
+                                ).fetchone()[0]
+            if not clash:
+                cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+                cur.execute(sql.SQL("INSERT INTO scans ({cols}) SELECT {cols} FROM _stage").format(cols=cols))
+                return cur.rowcount
         cur.execute(_insert_sql(self.table, columns))
         return cur.rowcount
 

@@ -121,7 +121,7 @@ class DayWriter:
             else:  # the partition exists after all: the ordinary path
                 with conn.transaction():
                     cur = conn.cursor()
-                    inserted = loader.stage_and_insert(cur, views, count)
+                    inserted = loader.stage_and_insert(cur, views, count, [d])
                     loader.invalidate(cur, [d])
                 loader.count(d, inserted, count - inserted)
             log.debug("day %s: %d rows (%s)", day_of(d), count, "new partition" if made else "inserted")

@@ -230,6 +230,8 @@ def _psycopg(engine: Engine):  # noqa: ANN202
     raw = engine.raw_connection()
     conn = raw.driver_connection
     conn.autocommit = True
+    raw.info["prepare_threshold"] = conn.prepare_threshold
+    conn.prepare_threshold = None  # one-off DDL and COPY: nothing worth preparing
     return raw, conn
 
 
@@ -238,6 +240,7 @@ def _release(raw) -> None:  # noqa: ANN001
     conn = raw.driver_connection
     if conn is not None and not conn.closed:
         conn.autocommit = False
+        conn.prepare_threshold = raw.info.pop("prepare_threshold", 5)
     raw.close()
 
 

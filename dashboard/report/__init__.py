@@ -15,6 +15,9 @@ use it without the web app; the dashboard may embed :meth:`Report.fragment`.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +27,27 @@ from sqlalchemy.engine import Engine
 
 from analytics.access import Viewer
 from dashboard.report.data import BriefingError, ReportData, collect
-from dashboard.report.export import quiet
+from dashboard.report.export import quiet, warm_up
 from dashboard.report.text import LANGS
 from geodata.rules import Rules
 
-__all__ = ["build_report", "Report", "BriefingError", "ReportData", "FORMATS", "check_output"]
+__all__ = ["build_report", "Report", "BriefingError", "ReportData", "FORMATS", "check_output", "preload_pdf"]
 
 FORMATS = (".pdf", ".html")
+
+
+_preload: threading.Thread | None = None
+
+
+def preload_pdf() -> None:
+    """Import WeasyPrint in a background thread (a few seconds of fonts and style sheets)
+    while the charts are drawn; :meth:`Report.pdf` then finds it loaded."""
+    global _preload
+    if _preload is None and "weasyprint" not in sys.modules:
+        quiet("weasyprint", "fontTools")
+        _preload = threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True,
+                                    name="preload-weasyprint")
+        _preload.start()
 
 
 def check_output(path: str | Path) -> Path:
@@ -63,6 +80,8 @@ class Report:
         """The briefing printed to PDF (A4) by WeasyPrint."""
         t = time.perf_counter()
         quiet("weasyprint", "fontTools")
+        if _preload is not None:
+            _preload.join()
         from weasyprint import HTML
 
         out = HTML(string=self.html).write_pdf()
@@ -88,10 +107,12 @@ def build_report(
     engine: Engine | None = None,
     rules: Rules | None = None,
     progress: Callable[[str], None] | None = None,
+    for_pdf: bool = False,
 ) -> Report:
     """Gather, draw and lay out the briefing of ISO ``week`` (``2022-W21``) for ``viewer``.
 
-    ``progress`` (optional) is called with the name of each step as it starts.
+    ``progress`` (optional) is called with the name of each step as it starts. With
+    ``for_pdf`` WeasyPrint is imported in the background while the charts are drawn.
     """
     step = progress or (lambda message: None)
     if lang not in LANGS:
@@ -103,12 +124,15 @@ def build_report(
     from dashboard.report.text import summary_lines
 
     timings: dict[str, float] = {}
+    warm_up()  # Chromium boots while the database works
     step("gathering the figures")
     t = time.perf_counter()
     d = collect(week, viewer=viewer, engine=engine, rules=rules)
     timings["data"] = time.perf_counter() - t
     prov = provenance(d, lang)
     step("drawing the charts")
+    if for_pdf:
+        preload_pdf()  # the main thread mostly waits on Chromium now
     t = time.perf_counter()
     charts = {name: to_png(fig) for name, fig in all_charts(d, lang, prov).items()
               if name != "clusters" or d.clusters}

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from geodata.errors import MissingBinaries
 
-__all__ = ["to_png", "chromium_path", "stop", "quiet"]
+__all__ = ["to_png", "warm_up", "chromium_path", "stop", "quiet"]
 
 _lock = threading.Lock()
 _started = False
@@ -71,6 +71,12 @@ def stop() -> None:
 
         kaleido.stop_sync_server(silence_warnings=True)
         _started = False
+
+
+def warm_up() -> None:
+    """Start the shared Chromium now: it boots in the background (a few seconds) while the
+    caller gathers its data, so the first chart does not wait for it."""
+    _ensure_server()
 
 
 def to_png(fig: go.Figure, scale: float = 2.0) -> bytes:

@@ -19,7 +19,7 @@ from sqlalchemy.types import UserDefinedType
 __all__ = [
     "metadata", "districts", "sites", "persons", "scans", "passes", "crossings",
     "nat_results", "isolation_stays", "med_purchases", "returnees", "ingest_runs",
-    "rejects", "audit_log", "scan_cells_daily", "scan_rollup_days",
+    "rejects", "audit_log", "scan_cells_daily", "scan_rollup_days", "users",
     "FEED_TABLES", "include_object",
 ]
 
@@ -250,6 +250,18 @@ scan_rollup_days = Table(
     Column("day", Date, primary_key=True),
     Column("refreshed_at", TS, nullable=False, server_default=text("now()")),
     Column("cells", Integer, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("token_hash", Text, unique=True),
+    Column("kiosk", Boolean, nullable=False, server_default=text("false")),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", TS, nullable=False, server_default=text("now()")),
+    Column("last_login", TS),
 )
 
 #: The table each feed of the ingest contract loads into.

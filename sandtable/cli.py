@@ -32,11 +32,6 @@ app.add_typer(users_app, name="users")
 log = logging.getLogger("sandtable")
 
 
-def _not_built(command: str, issue: str) -> None:
-    typer.echo(f"sandtable {command}: not built yet ({issue})", err=True)
-    raise typer.Exit(2)
-
-
 @app.callback()
 def _setup(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug lines.")] = False,
@@ -502,38 +497,124 @@ def demo(
 
 @users_app.command("add")
 def users_add(
-    name: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument(help="Account name.")],
     role: Annotated[str, typer.Option(help="cdc, command, transport, leader or analyst.")],
+    kiosk: Annotated[bool, typer.Option(help="A wall screen: command role, logs in with a token (printed once).")
+                     ] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
-    """Add a dashboard account."""
-    _not_built("users add", "issue 8: access control")
+    """Add a dashboard account (password asked twice, or read from stdin)."""
+    from geodata.accounts import add_kiosk, add_user
+    from geodata.db import get_engine
+
+    engine = get_engine()
+    if kiosk:
+        if role != "command":
+            raise SandtableError("a kiosk account has the command role")
+        with engine.begin() as conn:
+            token = add_kiosk(conn, name)
+        typer.echo(f"kiosk account {name!r} added (role command). Its token, shown once:")
+        typer.echo(token)
+        return
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with engine.begin() as conn:
+        add_user(conn, name, role, password)
+    typer.echo(f"account {name!r} added (role {role})")
 
 
 @users_app.command("list")
 def users_list() -> None:
     """List dashboard accounts."""
-    _not_built("users list", "issue 8: access control")
+    from geodata.accounts import list_users
+    from geodata.db import get_engine
+
+    with get_engine().connect() as conn:
+        accounts = list_users(conn)
+    if not accounts:
+        typer.echo("no accounts yet: `sandtable users add NAME --role ROLE`")
+    for a in accounts:
+        state = "disabled" if a.disabled else "active"
+        last = a.last_login.isoformat(timespec="minutes") if a.last_login else "never"
+        typer.echo(f"{a.name:<24} {a.role:<10} {'kiosk' if a.kiosk else 'user':<6} {state:<9} last login {last}")
 
 
 @users_app.command("disable")
 def users_disable(name: Annotated[str, typer.Argument()]) -> None:
-    """Disable a dashboard account."""
-    _not_built("users disable", "issue 8: access control")
+    """Disable a dashboard account (it can no longer log in; its history stays)."""
+    from geodata.accounts import disable_user
+    from geodata.db import get_engine
+
+    with get_engine().begin() as conn:
+        disable_user(conn, name)
+    typer.echo(f"account {name!r} disabled")
 
 
 @app.command()
 def audit(
-    person: Annotated[str | None, typer.Option(help="Person reference.")] = None,
-    user: Annotated[str | None, typer.Option(help="Account name.")] = None,
+    person: Annotated[str | None, typer.Option(help="Only views of this person (reference).")] = None,
+    user: Annotated[str | None, typer.Option(help="Only views by this account.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this time (ISO 8601).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Who looked at whom, and why."""
-    _not_built("audit", "issue 8: access control")
+    """Who looked at whom, and why (the append-only audit log)."""
+    from analytics.access import CLI_VIEWER, require, write_audit
+    from geodata.db import get_engine
+    from geodata.privacy import Pseudonymiser
+    from sqlalchemy import text
+
+    viewer = CLI_VIEWER()
+    require(viewer, "cdc", what="read the audit log")
+    pid = Pseudonymiser.from_settings().person_id(person) if person else None
+    engine = get_engine()
+    with engine.begin() as conn:
+        rows = conn.execute(text(
+            """SELECT audit_id, at, actor, role, action, person_id, purpose, rows_returned FROM audit_log
+               WHERE (CAST(:pid AS bigint) IS NULL OR person_id = CAST(:pid AS bigint))
+                 AND (CAST(:user AS text) IS NULL OR actor = CAST(:user AS text))
+                 AND (CAST(:since AS timestamptz) IS NULL OR at >= CAST(:since AS timestamptz))
+               ORDER BY at DESC, audit_id DESC LIMIT :lim"""),
+            {"pid": pid, "user": user, "since": since, "lim": limit}).all()
+        write_audit(conn, viewer, "audit_query", person_id=pid, purpose="audit review", rows=len(rows),
+                    detail={"user": user, "since": since})
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps({"id": r.audit_id, "at": r.at.isoformat(), "actor": r.actor, "role": r.role,
+                                   "action": r.action, "person_id": r.person_id, "purpose": r.purpose,
+                                   "rows": r.rows_returned}, ensure_ascii=False))
+        else:
+            who = f"person {r.person_id}" if r.person_id is not None else "-"
+            typer.echo(f"{r.at.isoformat(timespec='seconds')}  {r.actor} ({r.role})  {r.action}  {who}  "
+                       f"purpose: {r.purpose or '-'}  rows: {r.rows_returned if r.rows_returned is not None else '-'}")
+    if not as_json:
+        typer.echo(f"{len(rows)} audit record(s)")
 
 
 @app.command()
-def purge(older_than: Annotated[str, typer.Option("--older-than", help="e.g. 28d")] = "28d") -> None:
-    """Retention: delete person-level data past its time."""
-    _not_built("purge", "issue 8: access control")
+def purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age of the data to delete, e.g. 28d or 4w.")
+                          ] = "28d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go, delete nothing.")] = False,
+) -> None:
+    """Retention: delete person-level data past its time (scan days by partition), keep aggregates."""
+    from analytics.access import CLI_VIEWER, require
+    from geodata.db import get_engine
+    from geodata.retention import parse_age
+    from geodata.retention import purge as do_purge
+
+    viewer = CLI_VIEWER()
+    require(viewer, "cdc", what="purge data")
+    try:
+        age = parse_age(older_than)
+    except ValueError as err:
+        raise SandtableError(str(err)) from err
+    report = do_purge(get_engine(), age, actor=viewer.name, dry_run=dry_run)
+    deleted = ", ".join(f"{k} {v:,}" for k, v in report["deleted"].items())
+    typer.echo(f"{'would delete' if dry_run else 'deleted'} before {report['cutoff']}: {deleted}; "
+               f"{len(report['scan_partitions_dropped'])} scan day(s) dropped; report {report['report_file']}")
 
 
 def main() -> None:

@@ -19,13 +19,3 @@ def test_help_lists_every_command_of_the_design() -> None:
     db = runner.invoke(app, ["db", "--help"])
     for sub in ("up", "down", "status", "migrate"):
         assert sub in db.output
-
-
-@pytest.mark.parametrize("args", [
-    ["brief", "--week", "2022-W21", "--out", "x.pdf"], ["serve"], ["users", "list"], ["audit"],
-    ["purge"],
-])
-def test_unbuilt_commands_say_so(args: list[str]) -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert "not built yet" in result.output

@@ -235,16 +235,21 @@ def simulate_vehicles(world: World, p: SimParams, days: int, rng: np.random.Gene
     trip_mean = np.array([v.trips[c] for c in cats])
     n_trips = np.maximum(1, rng.poisson(trip_mean[app_cat[ok]]))
     tp = np.repeat(ok, n_trips)
-    start, stop = app_from[tp], np.minimum(app_to[tp], t_end)
-    t_in = start + np.round(rng.random(len(tp)) * np.maximum(stop - start, 1)).astype(np.int64)
     c_tp = app_cat[tp]
     truck_t = c_tp != 2
     stay = np.round(rng.uniform(*v.truck_stay_hours, len(tp)) * 3600).astype(np.int64)
     away = np.round(rng.uniform(*v.resident_away_hours, len(tp)) * 3600).astype(np.int64)
     round_trip = ~truck_t & (rng.random(len(tp)) < v.resident_round_trip)
-    # trucks: in, then out after the stay; residents: out then back in, or just in
-    first_t = t_in
-    second_t = np.where(truck_t, t_in + stay, np.where(round_trip, t_in + away, NO_TIME))
+    # the whole trip within the pass's validity: trucks in, then out after their stay;
+    # residents out and back in, or just back in; several trips on one pass one after
+    # the other (trip k in the k-th slice of the validity)
+    k = np.arange(len(tp)) - np.repeat(np.cumsum(n_trips) - n_trips, n_trips)
+    n_of = np.repeat(n_trips, n_trips)
+    slot = (app_to[tp] - app_from[tp]) // n_of
+    start = app_from[tp] + k * slot
+    span = np.minimum(np.where(truck_t, stay, np.where(round_trip, away, 0)), slot * 4 // 5)
+    first_t = start + np.round(rng.random(len(tp)) * np.maximum(slot - span, 1)).astype(np.int64)
+    second_t = np.where(truck_t | round_trip, first_t + span, NO_TIME)
     cp = cps[_choice(cp_weight, len(tp), rng)]
     trips_p += [tp]
     trips_in += [np.where(round_trip, second_t, first_t)]
@@ -272,6 +277,7 @@ def simulate_vehicles(world: World, p: SimParams, days: int, rng: np.random.Gene
     fp = f_ok[j[valid]]
     f_tin = cand_t[valid]
     f_stay = np.round(rng.uniform(*v.truck_stay_hours, len(fp)) * 3600).astype(np.int64)
+    f_stay = np.maximum(60, np.minimum(f_stay, app_to[fp] - f_tin - 60))  # out before the pass expires
     jingha = cps[0]
     f_cp = np.where(rng.random(len(fp)) < 0.8, jingha, cps[_choice(cp_weight, len(fp), rng)])
     trips_p += [fp]

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics._common import as_time, engine_or_default, local_zone, rules_or_default
 from analytics.access import Viewer, sees_small_counts
+from analytics.suppression import suppression_mask
 from geodata.rollups import refresh_days
 from geodata.rules import Rules
 
@@ -143,9 +144,11 @@ def heatmap(
     k = rules.privacy.k
     suppressed = 0
     if not sees_small_counts(viewer):
-        small = df["persons"] < k
-        suppressed = int(small.sum())
-        df = df[~small]
+        # cells under k persons, plus the smallest others so that no hidden cell can be
+        # recovered by subtracting the shown cells from a published total
+        hide = suppression_mask(df["persons"].to_numpy(), k, weight=df["persons"].to_numpy())
+        suppressed = int(hide.sum())
+        df = df[~hide]
     df = df.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
     cells = df["h3"].to_numpy(dtype=np.int64)
     gdf = gpd.GeoDataFrame({

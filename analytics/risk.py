@@ -30,7 +30,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import Text
 
 from analytics._common import as_date, engine_or_default, local_zone, rules_or_default
-from analytics.access import Viewer, sees_persons
+from analytics.access import Viewer, sees_persons, sees_small_counts
+from analytics.suppression import suppress_columns
 from geodata.privacy import Pseudonymiser
 from geodata.rules import Rules
 
@@ -236,7 +237,8 @@ def risk_score(
 
     Columns: ``rank, code, name_zh, name_en, score`` (0..1), each signal's raw value
     (``cases, contacts, abnormal_scans, fever_medicine, returnees``) and its share of
-    the score (``share_<signal>``, summing to 1 where the score is positive).
+    the score (``share_<signal>``, summing to 1 where the score is positive). Outside cdc
+    the raw counts are suppressed below k (None), with secondary suppression.
     """
     day = as_date(day) or _today()
     engine = engine_or_default(engine)
@@ -260,5 +262,7 @@ def risk_score(
         df[f"share_{name}"] = (parts[name] / score).where(score > 0, 0.0)
     df = df.sort_values(["score", "code"], ascending=[False, True], kind="stable").reset_index(drop=True)
     df.insert(0, "rank", range(1, len(df) + 1))
+    if not sees_small_counts(viewer):  # counts of persons per community: hide 1..k-1 (and secondary)
+        df = suppress_columns(df, list(weights), rules.privacy.k)
     df.attrs.update({"day": day.isoformat(), "rules_version": rules.version, "weights": weights})
     return df

@@ -22,6 +22,7 @@ def world(app_env, engine: Engine) -> World:  # noqa: ANN001
     w = World(engine)
     w.site("BUSY", community=0)
     w.site("QUIET", community=10)
+    w.site("BIG", community=20)
     # BUSY: persons P0..P5 (6 distinct) over 04-01 .. 04-03; P0 scans twice each day
     for day in ("04-01", "04-02", "04-03"):
         for i in range(6):
@@ -73,11 +74,26 @@ def test_abnormal_scans(world: World, engine: Engine) -> None:
 
 
 def test_small_cells_suppressed_outside_cdc(world: World, engine: Engine) -> None:
+    # two cells: QUIET (2 persons) is under k; showing BUSY alone would give QUIET away from
+    # any published total, so BUSY is hidden as well (secondary suppression)
     g = heatmap(("2022-04-01", "2022-04-04"), 9, "scans", viewer=WALL, engine=engine)
-    assert g["h3"].tolist() == [_cell(engine, "BUSY", 9)]  # 6 persons >= k=5; QUIET (2) dropped
-    assert g.attrs["suppressed_cells"] == 1 and g.attrs["k"] == 5
-    # the abnormal layer of BUSY rests on one person: dropped as well
+    assert g.empty and g.attrs["suppressed_cells"] == 2 and g.attrs["k"] == 5
     assert heatmap(("2022-04-01", "2022-04-04"), 9, "abnormal", viewer=WALL, engine=engine).empty
+
+
+def test_suppressed_count_cannot_be_recovered_from_totals(world: World, engine: Engine) -> None:
+    for i in range(7):  # a third, bigger cell
+        world.scan(f"B{i}", "BIG", f"04-02 1{i}:00")
+    window = ("2022-04-01", "2022-04-04")
+    truth = heatmap(window, 9, "scans", viewer=CDC, engine=engine).set_index("h3")
+    shown = heatmap(window, 9, "scans", viewer=WALL, engine=engine).set_index("h3")
+    total = int(truth["value"].sum())           # what a published district total reveals
+    hidden = total - int(shown["value"].sum())  # the attacker's remainder
+    hidden_cells = truth.index.difference(shown.index)
+    assert len(hidden_cells) >= 2               # the remainder is spread over several cells
+    assert truth.loc[hidden_cells, "persons"].sum() >= 5
+    quiet = _cell(engine, "QUIET", 9)
+    assert quiet in hidden_cells and hidden != truth.at[quiet, "value"]
 
 
 def test_rollup_refreshed_after_new_rows(world: World, engine: Engine) -> None:

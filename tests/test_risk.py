@@ -86,7 +86,7 @@ def test_aggregate_roles_see_no_person(world: World, engine: Engine) -> None:
 
 
 def test_risk_score_ranks_and_shares(world: World, engine: Engine) -> None:
-    df = risk_score("2022-04-12", viewer=LEADER, engine=engine).set_index("code")
+    df = risk_score("2022-04-12", viewer=CDC, engine=engine).set_index("code")
     c = world.community
     assert df.at[c(0), "cases"] == 2
     assert df.at[c(1), "contacts"] == 1                 # X at V1
@@ -100,3 +100,14 @@ def test_risk_score_ranks_and_shares(world: World, engine: Engine) -> None:
     shares = df.filter(like="share_").sum(axis=1)
     assert ((shares - 1).abs() < 1e-9)[df["score"] > 0].all()
     assert (df.loc[df["score"] == 0, "rank"] > df.loc[df["score"] > 0, "rank"].max()).all()
+
+
+def test_risk_score_counts_suppressed_outside_cdc(world: World, engine: Engine) -> None:
+    full = risk_score("2022-04-12", viewer=CDC, engine=engine).set_index("code")
+    shown = risk_score("2022-04-12", viewer=LEADER, engine=engine).set_index("code")
+    assert shown["cases"].isna().sum() >= 1 and shown.at[world.community(0), "cases"] is None
+    for col in ("cases", "contacts", "abnormal_scans", "fever_medicine", "returnees"):
+        visible = shown[col].dropna()
+        assert ((visible == 0) | (visible >= 5)).all()
+        assert shown[col].isna().sum() != 1  # never a single hidden cell in a column
+    assert (shown["rank"] == full["rank"]).all()  # the ranking itself is unchanged

@@ -91,19 +91,19 @@ def _copy(cur: psycopg.Cursor, target: sql.Composable, columns: list[str], parts
         cp.write(TRAILER)
 
 
-def _insert_sql(table: str, columns: list[str]) -> sql.Composable:
+def _insert_sql(table: str, columns: list[str], on_conflict: bool = True) -> sql.Composable:
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    conflict = sql.SQL(" ON CONFLICT DO NOTHING" if on_conflict else "")
     if table == "sites":
         # the geometry from the point; the community by point-in-polygon when no district was given
         point = sql.SQL("ST_SetSRID(ST_MakePoint(g.lon, g.lat), 4326)")
         exprs = [sql.SQL("COALESCE(g.district_code, (SELECT d.code FROM districts d WHERE d.level = 'community' "
                          "AND ST_Covers(d.geom, {}) ORDER BY d.code LIMIT 1))").format(point)
                  if c == "district_code" else sql.Identifier("g", c) for c in columns]
-        return sql.SQL("INSERT INTO sites ({cols}, geom) SELECT {exprs}, {point} FROM _stage g "
-                       "ON CONFLICT (site_code) DO NOTHING").format(
-            cols=cols, exprs=sql.SQL(", ").join(exprs), point=point)
-    return sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM _stage ON CONFLICT DO NOTHING").format(
-        sql.Identifier(table), cols=cols)
+        return sql.SQL("INSERT INTO sites ({cols}, geom) SELECT {exprs}, {point} FROM _stage g{conflict}").format(
+            cols=cols, exprs=sql.SQL(", ").join(exprs), point=point, conflict=conflict)
+    return sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM _stage{conflict}").format(
+        sql.Identifier(table), cols=cols, conflict=conflict)
 
 
 class Loader:
@@ -114,14 +114,15 @@ class Loader:
     """
 
     def __init__(self, conn: psycopg.Connection, *, feed: str, table: str, run_id: int, source: str,
-                 zone: str, connect: Callable | None = None, release: Callable | None = None,
-                 day_workers: int = 2) -> None:
+                 zone: str, key: list[str] | None = None, connect: Callable | None = None,
+                 release: Callable | None = None, day_workers: int = 2) -> None:
         self.conn = conn
         self.feed = feed
         self.table = table
         self.run_id = run_id
         self.source = source
         self.zone = zone
+        self.key = key or []
         self.loaded = 0
         self.duplicates = 0
         self.days_loaded: set[date] = set()
@@ -198,25 +199,22 @@ class Loader:
                          days: list[int] | None = None) -> int:
         """COPY into a temporary table, then insert what is new; returns the rows inserted.
 
-        Scans (``days`` given): under the days' advisory locks (the ones new partitions
-        are made under), a batch none of whose keys exist yet takes a plain INSERT, a
-        third cheaper than ``ON CONFLICT DO NOTHING``, which the others take.
+        Under an advisory lock (per table; per day for scans, the lock new partitions are
+        made under), a batch none of whose ids exist yet takes a plain INSERT, a third
+        cheaper than ``ON CONFLICT DO NOTHING``, which the others take. Other writers that
+        do not take the lock can only make the INSERT fail, never double a row.
         """
         columns = self._columns or []
         cur.execute(sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(self.table)))
         _copy(cur, sql.Identifier("_stage"), columns, parts)
-        if days:
-            for name in sorted({partition_name(d) for d in days}):
-                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
-            cur.execute("ANALYZE _stage")
-            clash = cur.execute("SELECT EXISTS (SELECT 1 FROM _stage s JOIN scans t USING (event_id, scanned_at))"
-                                ).fetchone()[0]
-            if not clash:
-                cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-                cur.execute(sql.SQL("INSERT INTO scans ({cols}) SELECT {cols} FROM _stage").format(cols=cols))
-                return cur.rowcount
-        cur.execute(_insert_sql(self.table, columns))
+        locks = sorted({partition_name(d) for d in days}) if days else [self.table]
+        for name in locks:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sandtable.ingest.{name}",))
+        key = sql.SQL(", ").join(map(sql.Identifier, self.key))
+        clash = cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM _stage s JOIN {} t USING ({}))").format(
+            sql.Identifier(self.table), key)).fetchone()[0]
+        cur.execute(_insert_sql(self.table, columns, on_conflict=clash))
         return cur.rowcount
 
     def invalidate(self, cur: psycopg.Cursor, days: list[int]) -> None:

@@ -130,7 +130,7 @@ class DayWriter:
 
     def _make(self, conn: psycopg.Connection, d: int, name: str, views: list[memoryview]) -> bool:
         cur = conn.cursor()
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sandtable.ingest.{name}",))
         if cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]:
             return False
         cur.execute(sql.SQL("CREATE TABLE {} (LIKE scans INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(

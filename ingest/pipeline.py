@@ -225,6 +225,11 @@ class _Run:
         return batch
 
 
+def _key(spec: FeedSpec) -> list[str]:
+    """The target table's unique key (scans: the id and the partition key)."""
+    return ["event_id", "scanned_at"] if spec.table == "scans" else [spec.id_column]
+
+
 def _psycopg(engine: Engine):  # noqa: ANN202
     """A pooled connection's psycopg connection, in autocommit (transactions are explicit)."""
     raw = engine.raw_connection()
@@ -288,7 +293,7 @@ def _load(spec: FeedSpec, path: Path, crs: str, engine: Engine, main, run_id: in
     run = _Run(spec, reader, lookups, Persons(pseudo, main), crs)
     writer_raw, writer_conn = _psycopg(engine)
     loader = Loader(writer_conn, feed=spec.name, table=spec.table, run_id=run_id, source=str(path),
-                    zone=run.zone, connect=lambda: _psycopg(engine), release=_release)
+                    zone=run.zone, key=_key(spec), connect=lambda: _psycopg(engine), release=_release)
     writer = _Writer(loader)
     writer.start()
     try:

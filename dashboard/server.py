@@ -47,5 +47,8 @@ def running(app: Dash, *, host: str = "127.0.0.1", port: int = 0, threads: int =
     try:
         yield f"http://{host}:{server.effective_port}"
     finally:
-        server.close()
+        from waitress import wasyncore
+
+        server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(server._map)  # the listening socket and any kept-alive connection
         thread.join(timeout=5)

@@ -75,10 +75,14 @@ def theme_for(wall: bool) -> Theme:
 
 
 def map_style(theme: Theme) -> dict:
-    """A MapLibre style with one background layer and no glyphs: nothing is fetched."""
+    """A MapLibre style with one background layer and no glyphs: nothing is fetched.
+
+    ``sources`` holds one empty inline GeoJSON source: with ``sources: {}`` Plotly drops
+    the empty object when it updates a figure, and MapLibre then rejects the style
+    ("missing required property sources", a console error on every refresh)."""
     return {
         "version": 8,
-        "sources": {},
+        "sources": {"sandtable-none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
         "layers": [{"id": "background", "type": "background",
                     "paint": {"background-color": theme.map_background}}],
     }

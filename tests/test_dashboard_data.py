@@ -80,6 +80,9 @@ def test_sandbox_panels_on_simulated_data(dash_engine: Engine):
                                              layers=["heatmap"])
     assert en_title == "District situation · Abnormal scans · last 3 days"
     assert [tr["name"] for tr in en_fig["data"]][0] == "risk"
+    rotating = _ctx(create_app(engine=dash_engine, wall=True, rotate_s=20))
+    titles = [sandbox.render_map(rotating, "zh", rotation=n)[1] for n in range(4)]
+    assert [t.split(" · ")[1] for t in titles] == ["扫码量", "扫码人数", "异常扫码", "扫码量"]
 
 
 def test_every_page_renders_in_both_languages(dash_engine: Engine):

@@ -174,15 +174,20 @@ def requested_urls(driver) -> list[str]:  # noqa: ANN001
 
 
 def wait_for(driver, script: str, timeout: float = 60.0, message: str = "") -> object:  # noqa: ANN001
-    """Poll ``return <script>`` until it is truthy."""
+    """Poll ``return <script>`` until it is truthy (a script error, as while a page
+    loads, counts as not yet)."""
+    from selenium.common.exceptions import JavascriptException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(
+    return WebDriverWait(driver, timeout, poll_frequency=0.25, ignored_exceptions=(JavascriptException,)).until(
         lambda d: d.execute_script(f"return {script}"), message or script)
 
 
 MAP_DRAWN = ("(() => { const c = document.querySelector('{sel} .maplibregl-canvas');"
-             " return c && c.width > 0 && document.querySelectorAll('{sel} .js-plotly-plot').length > 0; })()")
+             " const gd = document.querySelector('{sel} .js-plotly-plot');"
+             " if (!c || !c.width || !gd || !gd._fullLayout || !gd._fullLayout.map) return false;"
+             " const sp = gd._fullLayout.map._subplot;"
+             " return !!(sp && sp.map && sp.map.loaded() && gd.data.length > 0); })()")
 
 
 def map_drawn(selector: str) -> str:

@@ -108,7 +108,10 @@ def _no_glyphs(obj: object) -> bool:
 def test_map_style_is_offline():
     for theme in (LIGHT, DARK):
         style = map_style(theme)
-        assert style["sources"] == {} and [layer["type"] for layer in style["layers"]] == ["background"]
+        assert [layer["type"] for layer in style["layers"]] == ["background"]
+        # only inline data: nothing for MapLibre to fetch
+        assert all(src["type"] == "geojson" and isinstance(src["data"], dict) for src in style["sources"].values())
+        assert style["sources"]  # not empty: Plotly would drop an empty object on update
         assert "glyphs" not in style and "sprite" not in style
 
 

@@ -52,6 +52,7 @@ def _scenario(engine: Engine) -> None:
     w.site("H2", kind="isolation_site", community=5, capacity=20, name="二号隔离酒店")
     w.site("C1", kind="checkpoint", community=6, name="京哈高速出口")
     w.site("C2", kind="checkpoint", community=7, name="北环路卡口")
+    w.site("C3", kind="checkpoint", community=8, name="滨海公路卡口")
     a, b, c, d = REFS
     # last week: a quieter week at V1 (6 persons), one inbound stay at H2
     for i in range(6):
@@ -81,12 +82,14 @@ def _scenario(engine: Engine) -> None:
     for i in range(5):
         w.pass_(f"L{i}", f"04-06 10:0{i}", category="bulk_cargo", decided=f"04-06 10:1{i}", decision="approved",
                 valid_from="04-06 11:00", valid_to="04-08 11:00")
-    # crossings: 8 at C1 (one turned back), 3 at C2 (under k); 4 last week
+    # crossings: 8 at C1 (one turned back), 3 at C2 (under k), 9 at C3; 4 last week
     for i in range(8):
         w.crossing("C1", f"04-1{2 + i % 3} 0{8 + i % 2}:{10 + i}", direction="in" if i < 6 else "out",
                    outcome="turned_back" if i == 0 else "released")
     for i in range(3):
         w.crossing("C2", f"04-14 1{i}:00")
+    for i in range(9):
+        w.crossing("C3", f"04-15 1{i}:00")
     for i in range(4):
         w.crossing("C1", f"04-06 1{i}:00")
 
@@ -223,29 +226,38 @@ def test_small_counts_hidden_for_leaders_shown_for_cdc(reports: dict[str, Report
     lead, cdc = reports["leader"].data, reports["cdc"].data
     cp_l = lead.checkpoints.set_index("checkpoint_code")
     cp_c = cdc.checkpoints.set_index("checkpoint_code")
-    assert cp_l.at["C2", "vehicles_in"] == "<5" and cp_c.at["C2", "vehicles_in"] == 3
-    assert cp_l.at["C1", "vehicles_in"] == 6 and cp_l.at["C1", "turned_back"] == "<5"
+    # vehicles in: C1 6, C2 3, C3 9. C2 is under k; C1, the smallest other, is hidden with it
+    # (secondary), else C2 = district total - C1 - C3; C3 stays
+    assert cp_l["vehicles_in"].to_dict() == {"C1": "*", "C2": "<5", "C3": 9}
+    assert cp_c["vehicles_in"].to_dict() == {"C1": 6, "C2": 3, "C3": 9}
+    assert cp_l.at["C1", "turned_back"] == "<5" and cp_c.at["C1", "turned_back"] == 1
     assert cp_l.at["C1", "turned_back_share"] == "—" and cp_c.at["C1", "turned_back_share"] == pytest.approx(1 / 8)
     cat_l = lead.funnel_categories.set_index("category")
-    assert cat_l.at["emergency_supplies", "applied"] == "<5" and cat_l.at["bulk_cargo", "applied"] == 8
-    assert cdc.funnel_categories.set_index("category").at["emergency_supplies", "applied"] == 3
+    # applications: emergency 3, bulk 8, resident 1: two under k hold 4 < k together, so bulk goes too
+    assert cat_l["applied"].to_dict() == {"emergency_supplies": "<5", "bulk_cargo": "*", "resident": "<5"}
+    assert cdc.funnel_categories.set_index("category")["applied"].to_dict() == {
+        "emergency_supplies": 3, "bulk_cargo": 8, "resident": 1}
+    assert (cat_l["approval_rate"] == "—").all()
     site_l = lead.isolation_sites.set_index("site_code")
     site_c = cdc.isolation_sites.set_index("site_code")
     assert site_l.at["H1", "occupied"] == "<5" and site_c.at["H1", "occupied"] == 3
     assert site_l.at["H1", "free"] == "≥6" and site_c.at["H1", "free"] == 7
-    assert site_l.at["H2", "occupied"] == 6
+    assert site_l.at["H2", "occupied"] == "*" and site_l.at["H2", "free"] == "*" and site_c.at["H2", "occupied"] == 6
     # risk-change reasons: one case in each changed community
     reasons_l = [n for rc in lead.risk_changes["reason_counts"] for _, n in rc]
     assert reasons_l and set(reasons_l) == {"<5"}
     assert {n for rc in cdc.risk_changes["reason_counts"] for _, n in rc} == {1}
-    # the heatmap: V2's cell (2 persons) is dropped for the leader only
-    assert len(cdc.heat) == len(lead.heat) + 1 and lead.heat.attrs["suppressed_cells"] == 1
+    # the heatmap: V2's cell (2 persons) is dropped for the leader, and V1's with it (secondary)
+    assert len(cdc.heat) == 2 and len(lead.heat) == 0 and lead.heat.attrs["suppressed_cells"] == 2
     # district totals stay
     assert lead.figures.equals(cdc.figures)
     assert lead.isolation.occupied == cdc.isolation.occupied == 9
     # and what is printed
     assert "&lt;5" in reports["leader"].html and "&lt;5" not in reports["cdc"].html
     assert "小于 5 的计数显示为" in reports["leader"].html and "未隐去小计数" in reports["cdc"].html
+    # the rows with a hidden count come last, in code order (their place says nothing of their size)
+    html = reports["leader"].html
+    assert html.index("滨海公路卡口") < html.index("京哈高速出口") < html.index("北环路卡口")
 
 
 # --- summary ---------------------------------------------------------------------------------
@@ -317,3 +329,27 @@ def test_incomplete_week_is_flagged(brief_engine: Engine) -> None:
     d = collect(WEEK, viewer=LEADER, engine=brief_engine)
     assert d.incomplete  # the scenario's newest scan is 04-13 14:00, the week ends 04-18
     assert isinstance(pd.Timestamp(d.data_as_of), pd.Timestamp)
+
+
+@needs_poppler
+@pytest.mark.parametrize("which", ["leader", "en"])
+def test_long_tables_still_fit_five_pages(reports: dict[str, Report], which: str, tmp_path: Path) -> None:
+    """Each section fits its page whatever the week holds: long tables are cut with "n more not listed"."""
+    from dataclasses import replace
+
+    from dashboard.report.html import document
+
+    rep = reports[which]
+    d = rep.data
+    risk = d.risk.copy()
+    risk["level"] = ["high"] * 30 + ["medium"] * 20 + ["low"] * (len(risk) - 50)
+    big = replace(d, risk=risk, risk_changes=pd.concat([d.risk_changes] * 15, ignore_index=True),
+                  checkpoints=pd.concat([d.checkpoints] * 12, ignore_index=True),
+                  isolation_sites=pd.concat([d.isolation_sites] * 15, ignore_index=True))
+    from weasyprint import HTML
+
+    pdf = tmp_path / "big.pdf"
+    HTML(string=document(big, rep.lang, rep.charts, rep.summary)).write_pdf(pdf)
+    assert re.search(r"^Pages:\s+5$", _run("pdfinfo", str(pdf)), re.M)
+    text = _run("pdftotext", str(pdf), "-")
+    assert ("未列出" if rep.lang == "zh" else "more not listed") in text

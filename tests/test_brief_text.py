@@ -134,7 +134,10 @@ def test_suppress_rows_counts_and_their_rates() -> None:
                        "approval_rate": [1.0, 10 / 12, float("nan")]})
     rates = {"approval_rate": ["approved", "rejected"]}
     lead = _suppress_rows(df, ["applied", "approved", "rejected"], rates, Viewer("b", "leader"), 5)
-    assert lead["applied"].tolist() == ["<5", 12, 0] and lead["rejected"].tolist() == [0, "<5", 0]
+    # primary "<5"; secondary "*": the smallest other count, so the total minus the shown ones reveals nothing
+    assert lead["applied"].tolist() == ["<5", "*", 0] and lead["approved"].tolist() == ["<5", "*", 0]
+    assert lead["rejected"].tolist() == ["*", "<5", 0]
     assert lead.at[0, "approval_rate"] == HIDDEN and lead.at[1, "approval_rate"] == HIDDEN
+    assert math.isnan(lead.at[2, "approval_rate"])
     cdc = _suppress_rows(df, ["applied", "approved", "rejected"], rates, Viewer("e", "cdc"), 5)
     assert cdc["applied"].tolist() == [3, 12, 0] and cdc.at[1, "approval_rate"] == pytest.approx(10 / 12)

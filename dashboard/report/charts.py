@@ -97,7 +97,8 @@ def _scale_bar(fig: go.Figure, bounds: tuple[float, float, float, float], lang: 
                        showarrow=False, yshift=9, font={"size": 10, "color": INK})
 
 
-def _short_name(name: str, lang: str) -> str:
+def short_name(name: str, lang: str) -> str:
+    """A community's name without its generic suffix (社区 / Community), for labels and lists."""
     if lang == "en":
         return name.removesuffix(" Community")
     return name.removesuffix("社区") if len(name) > 3 else name
@@ -128,13 +129,13 @@ def risk_map(d: ReportData, lang: str, provenance: str) -> go.Figure:
     labelled = comm[(comm["level"] != "low") | (comm["level"] != comm["previous"])]
     if len(labelled):
         pts = labelled.geometry.representative_point()
-        names = labelled["name_zh" if lang == "zh" else "name_en"].map(lambda s: _short_name(s, lang))
+        names = labelled["name_zh" if lang == "zh" else "name_en"].map(lambda s: short_name(s, lang))
         fig.add_trace(go.Scatter(x=pts.x, y=pts.y, mode="text", text=names, showlegend=False, hoverinfo="skip",
                                  textfont={"size": 10, "color": INK}))
     bounds = tuple(d.communities.total_bounds)
     _scale_bar(fig, bounds, lang)
     _map_axes(fig, bounds)
-    return _base(fig, 560, provenance, top=34, bottom=6, left=6, right=6)
+    return _base(fig, 490, provenance, top=34, bottom=6, left=6, right=6)
 
 
 def _heat_breaks(values: np.ndarray) -> list[tuple[int, int]]:
@@ -345,7 +346,7 @@ def throughput_chart(d: ReportData, lang: str, provenance: str) -> go.Figure:
                      range=[pd.Timestamp(d.start), pd.Timestamp(d.end)])
     fig.update_yaxes(gridcolor=GRID, rangemode="tozero", title={"text": "辆次/小时" if lang == "zh" else "vehicles/h",
                                                                 "font": {"size": 11}})
-    fig = _base(fig, 250, provenance, top=40, bottom=30, left=56)
+    fig = _base(fig, 230, provenance, top=40, bottom=30, left=56)
     fig.update_layout(legend={"traceorder": "normal"})
     return fig
 
@@ -378,7 +379,7 @@ def funnel_chart(d: ReportData, lang: str, provenance: str) -> go.Figure:
     fig.update_xaxes(title={"text": T("f_minutes", lang), "font": {"size": 11}}, tickfont={"size": 10}, row=1, col=2)
     fig.update_yaxes(gridcolor=GRID, title={"text": T("f_passes", lang), "font": {"size": 11}},
                      range=[0, max(1, int(hist["passes"].max()) if len(hist) else 1) * 1.18], row=1, col=2)
-    return _base(fig, 250, provenance, top=26, bottom=44, left=56, legend=False)
+    return _base(fig, 235, provenance, top=26, bottom=44, left=56, legend=False)
 
 
 def isolation_chart(d: ReportData, lang: str, provenance: str) -> go.Figure:

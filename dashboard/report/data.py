@@ -1,20 +1,23 @@
 """Everything the briefing shows, gathered from the analytics API for one ISO week.
 
 Only the analytics functions are called (no SQL here). District totals are kept as
-they are; every breakdown table (per community, checkpoint, pass category, isolation
-site) passes its counts through :func:`analytics.briefing.suppress`, so that outside
-the cdc role a count between 1 and k-1 reads ``"<k"`` and a rate derived from such a
-count reads ``"—"``.
+they are. Outside the cdc role, every breakdown table whose column adds up to a printed
+district total (per checkpoint, pass category, isolation site) hides a count between 1
+and k-1 as ``"<k"`` and, by the project's secondary suppression
+(:func:`analytics.suppression.suppression_mask`), the smallest other counts of that
+column as ``"*"``, so that no hidden count can be worked out by subtraction; a rate
+computed from a hidden count reads ``"—"``. The case counts behind the risk changes
+(which add up to no printed total) go through :func:`analytics.briefing.suppress`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -24,13 +27,17 @@ from analytics.briefing import Briefing, briefing, suppress
 from analytics.checkpoints import PassFunnel, checkpoint_summary, checkpoint_throughput, pass_funnel
 from analytics.heatmap import heatmap
 from analytics.isolation import IsolationDemand, isolation_demand, isolation_status, isolation_timeseries
+from analytics.suppression import suppression_mask
 from geodata.errors import SandtableError
 from geodata.rules import Rules
 
-__all__ = ["ReportData", "collect", "BriefingError", "HIDDEN"]
+__all__ = ["ReportData", "collect", "BriefingError", "HIDDEN", "SECONDARY"]
 
 #: What a rate derived from a suppressed count shows.
 HIDDEN = "—"
+#: What a count hidden by secondary suppression shows (it is k or more, hidden so that a
+#: small one cannot be worked out by subtracting the shown ones from the district total).
+SECONDARY = "*"
 #: The approval-time promise of the pass office (minutes).
 PASS_TARGET_MIN = 10.0
 
@@ -88,24 +95,31 @@ def _local_midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=local_zone())
 
 
-def _is_small(v: Any, k: int) -> bool:
-    return isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)) and 0 < v < k
+def _hidden(df: pd.DataFrame, col: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden, primary) masks of a count column: primary = 1..k-1; secondary (from
+    :func:`analytics.suppression.suppression_mask`) = the smallest others hidden with
+    them, so that no hidden count can be worked out from the district total."""
+    values = pd.to_numeric(df[col], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return suppression_mask(values, k), (values > 0) & (values < k)
 
 
 def _suppress_rows(df: pd.DataFrame, counts: list[str], rates: dict[str, list[str]], viewer: Viewer,
                    k: int) -> pd.DataFrame:
-    """Counts through :func:`suppress`; a rate is hidden in the rows where one of the
-    counts it is computed from (``rates[rate]``) is small."""
+    """A breakdown table as shown to ``viewer``: outside cdc each count in ``counts`` that
+    is hidden reads ``"<k"`` (primary) or ``"*"`` (secondary), and a rate is hidden in
+    the rows where one of the counts it is computed from (``rates[rate]``) is hidden."""
     out = df.copy().astype({c: "object" for c in [*counts, *rates] if c in df.columns})
-    if sees_small_counts(viewer):
+    if sees_small_counts(viewer) or df.empty:
         return out
+    masks = {col: _hidden(df, col, k) for col in {*counts, *(c for cols in rates.values() for c in cols)}}
     for rate, inputs in rates.items():
-        small = pd.Series(False, index=df.index)
+        hide = np.zeros(len(df), dtype=bool)
         for col in inputs:
-            small |= df[col].map(lambda v: _is_small(v, k))
-        out.loc[small, rate] = HIDDEN
+            hide |= masks[col][0]
+        out.loc[hide, rate] = HIDDEN
     for col in counts:
-        out[col] = [suppress(int(v), viewer, k) if not pd.isna(v) else v for v in df[col]]
+        hide, primary = masks[col]
+        out[col] = [(f"<{k}" if p else SECONDARY) if h else v for v, h, p in zip(df[col], hide, primary)]
     return out
 
 
@@ -162,12 +176,13 @@ def collect(
     throughput = throughput.reset_index()
     cps = checkpoint_summary(window, viewer=viewer, engine=engine)
     cps = _suppress_rows(cps, ["vehicles_in", "vehicles_out", "turned_back"],
-                         {"turned_back_share": ["turned_back", "vehicles"]}, viewer, k)
+                         {"turned_back_share": ["turned_back", "vehicles_in", "vehicles_out"]}, viewer, k)
 
     funnel = pass_funnel(window, viewer=viewer, engine=engine, target_minutes=PASS_TARGET_MIN)
     cats = _suppress_rows(funnel.by_category, ["applied", "approved", "rejected", "pending"],
-                          {"approval_rate": ["approved", "rejected"], "within_target_share": ["within_target", "due"],
-                           "latency_p50_min": ["decided_timed"]}, viewer, k)
+                          {"approval_rate": ["approved", "rejected"],
+                           "within_target_share": ["within_target", "due", "applied"],
+                           "latency_p50_min": ["decided_timed", "approved", "rejected"]}, viewer, k)
 
     # --- isolation at the week's last instant, per site and for the district
     demand = isolation_demand(at_end, viewer=viewer, engine=engine, rules=rules)
@@ -177,15 +192,16 @@ def collect(
     sites = known[["site_code", "name", "capacity", "occupied", "occupancy", "free", "free_in_3d", "free_in_7d"]]
     sites = sites.astype({c: "object" for c in ("capacity", "occupied", "occupancy", "free", "free_in_3d",
                                                   "free_in_7d")})
-    if not sees_small_counts(viewer):
-        for i, row in sites.iterrows():
-            if _is_small(row["occupied"], k):
-                # free beds = capacity - occupied: give the bound the suppressed count allows
-                bound = f"≥{int(row['capacity']) - (k - 1):,}"
-                sites.at[i, "occupied"] = suppress(int(row["occupied"]), viewer, k)
-                sites.at[i, "occupancy"] = HIDDEN
-                for col in ("free", "free_in_3d", "free_in_7d"):
-                    sites.at[i, col] = bound
+    if not sees_small_counts(viewer) and not sites.empty:
+        hide, primary = _hidden(known, "occupied", k)
+        for i in np.flatnonzero(hide):
+            cap = int(known.at[i, "capacity"])
+            sites.at[i, "occupied"] = f"<{k}" if primary[i] else SECONDARY
+            sites.at[i, "occupancy"] = HIDDEN
+            # free beds = capacity - occupied (and the beds held in 3 or 7 days are at most
+            # the occupied ones): print the bound the hidden count allows, or nothing
+            for col in ("free", "free_in_3d", "free_in_7d"):
+                sites.at[i, col] = f"≥{cap - (k - 1):,}" if primary[i] else SECONDARY
     series = isolation_timeseries((t0 - timedelta(days=7), t1), viewer=viewer, engine=engine, freq="1D")
     series = series[series["capacity"].notna()]
     iso_series = series.groupby("period", sort=True).agg(

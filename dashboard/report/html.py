@@ -14,17 +14,17 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.report.charts import FONT, SECONDARY_LABELS
+from dashboard.report.charts import FONT, SECONDARY_LABELS, short_name
 from dashboard.report.data import HIDDEN, ReportData
 from dashboard.report.text import (BAD_WHEN_UP, T, direction, fmt_change, fmt_count, fmt_pct, fmt_time, fmt_value,
                                    level_name, week_span)
 
 __all__ = ["document", "fragment", "CSS", "MAX_ROWS"]
 
-#: Rows shown in a breakdown table before "n more not listed".
-MAX_ROWS = 14
+#: Rows shown in each breakdown table before "n more not listed" (each section fits its page).
+MAX_ROWS = {"risk": 7, "checkpoints": 8, "sites": 12}
 #: Community names listed per risk level.
-MAX_NAMES = 20
+MAX_NAMES = 14
 
 CSS = """
 .st-brief { font-family: %(font)s; color: #1f2933; font-size: 10.5pt; line-height: 1.45; max-width: 186mm;
@@ -41,7 +41,7 @@ CSS = """
 .st-brief ul.summary { margin: 0; padding-left: 5mm; }
 .st-brief ul.summary li { margin: 0 0 1.2mm 0; }
 .st-brief table { border-collapse: collapse; width: 100%%; font-size: 9.5pt; margin: 1mm 0 2mm 0; }
-.st-brief th, .st-brief td { padding: 1.1mm 2mm; border-bottom: 0.5px solid #d5dbe1; text-align: right;
+.st-brief th, .st-brief td { padding: 0.9mm 2mm; border-bottom: 0.5px solid #d5dbe1; text-align: right;
   white-space: nowrap; }
 .st-brief th { background: #f1f4f7; font-weight: bold; border-bottom: 1px solid #9aa5b1; }
 .st-brief th:first-child, .st-brief td:first-child { text-align: left; }
@@ -160,7 +160,8 @@ def _risk_section(d: ReportData, lang: str, charts: dict[str, bytes], prov: str)
     out.append(_figure(charts.get("risk"), T("fig_risk", lang, day=day.isoformat()), prov))
     out.append(f"<p>{escape(T('risk_counts', lang, high=c['high'], medium=c['medium'], low=c['low'], p_high=p['high'], p_medium=p['medium'], p_low=p['low']))}</p>")
     for level in ("high", "medium"):
-        names = d.risk.loc[d.risk["level"] == level, "name_zh" if lang == "zh" else "name_en"].tolist()
+        names = [short_name(n, lang) for n in
+                 d.risk.loc[d.risk["level"] == level, "name_zh" if lang == "zh" else "name_en"]]
         if names:
             shown = T("list_sep", lang).join(names[:MAX_NAMES]) + (T("etc", lang) if len(names) > MAX_NAMES else "")
             out.append(f'<p><span class="lvl-{level}">{escape(T("risk_now_" + level, lang, n=len(names)))}</span>'
@@ -171,7 +172,7 @@ def _risk_section(d: ReportData, lang: str, charts: dict[str, bytes], prov: str)
         out.append(f"<p>{escape(T('risk_no_change', lang))}</p>")
     else:
         rows = []
-        for r in ch.head(MAX_ROWS).itertuples():
+        for r in ch.head(MAX_ROWS["risk"]).itertuples():
             name = r.name_zh if lang == "zh" else r.name_en
             move = (f'<span class="lvl-{escape(r.previous)}">{escape(level_name(r.previous, lang))}</span> → '
                     f'<span class="lvl-{escape(r.level)}">{escape(level_name(r.level, lang))}</span>', "text")
@@ -179,7 +180,7 @@ def _risk_section(d: ReportData, lang: str, charts: dict[str, bytes], prov: str)
             rows.append([name, move, _reason_text(r.reason_counts, lang), drop])
         out.append(_table([T("col_community", lang), T("col_from_to", lang), T("col_reason", lang),
                            T("col_drop", lang)], rows, text_cols=(1, 2)))
-        out.append(_more(len(ch) - MAX_ROWS, lang))
+        out.append(_more(len(ch) - MAX_ROWS["risk"], lang))
     out.append("</section>")
     return "".join(out)
 
@@ -208,15 +209,17 @@ def _traffic_section(d: ReportData, lang: str, charts: dict[str, bytes], prov: s
     out = [f'<section class="page" id="traffic"><h2>{escape(T("s_traffic", lang))}</h2>']
     out.append(_figure(charts.get("throughput"), T("fig_throughput", lang), prov))
     cps = d.checkpoints
-    cps_sorted = cps.assign(_v=pd.to_numeric(cps["vehicles"], errors="coerce").fillna(0)).sort_values(
-        ["_v", "checkpoint_code"], ascending=[False, True])
+    # busiest first; rows with a hidden count last, by code, so that their place says nothing of their size
+    hidden = cps[["vehicles_in", "vehicles_out", "turned_back"]].map(lambda v: isinstance(v, str)).any(axis=1)
+    busy = pd.to_numeric(cps["vehicles"], errors="coerce").fillna(0).where(~hidden, 0)
+    cps_sorted = cps.assign(_h=hidden, _v=-busy).sort_values(["_h", "_v", "checkpoint_code"])
     rows = []
-    for r in cps_sorted.head(MAX_ROWS).itertuples():
+    for r in cps_sorted.head(MAX_ROWS["checkpoints"]).itertuples():
         rows.append([r.name, fmt_count(r.vehicles_in), fmt_count(r.vehicles_out), fmt_count(r.turned_back),
                      _share(r.turned_back_share), fmt_count(r.processing_p50_s), fmt_count(r.processing_p90_s)])
     out.append(_table([T("col_checkpoint", lang), T("col_in", lang), T("col_out", lang), T("col_turned", lang),
                        T("col_turned_share", lang), T("col_p50", lang), T("col_p90", lang)], rows))
-    out.append(_more(len(cps) - MAX_ROWS, lang))
+    out.append(_more(len(cps) - MAX_ROWS["checkpoints"], lang))
     f = d.funnel
     target = f"{f.target_minutes:g}"
     out.append(_figure(charts.get("funnel"), T("fig_funnel", lang, target=target), prov))
@@ -251,7 +254,7 @@ def _isolation_section(d: ReportData, lang: str, charts: dict[str, bytes], prov:
         out.append(f"<p>{escape(T('iso_no_sites', lang))}</p>")
     else:
         rows = []
-        for r in sites.head(MAX_ROWS).itertuples():
+        for r in sites.head(MAX_ROWS["sites"]).itertuples():
             occ = r.occupancy if isinstance(r.occupancy, str) else fmt_pct(r.occupancy)
             rows.append([r.name, fmt_count(r.capacity), fmt_count(r.occupied), occ, fmt_count(r.free),
                          fmt_count(r.free_in_3d), fmt_count(r.free_in_7d)])
@@ -261,7 +264,7 @@ def _isolation_section(d: ReportData, lang: str, charts: dict[str, bytes], prov:
         out.append(_table([T("col_site", lang), T("col_capacity", lang), T("col_occupied", lang),
                            T("col_occupancy", lang), T("col_free", lang), T("col_free3", lang), T("col_free7", lang)],
                           rows, row_classes=[""] * (len(rows) - 1) + ["total"]))
-        out.append(_more(len(sites) - MAX_ROWS, lang))
+        out.append(_more(len(sites) - MAX_ROWS["sites"], lang))
     out.append(f"<h3>{escape(T('s_notes', lang))}</h3>")
     rules = d.rules
     out.append(f'<p class="note">{escape(T("note_defs", lang, temp=rules.active_scan.max_temperature_c, minutes=rules.copresence.minutes))}</p>')

@@ -155,9 +155,11 @@ _STRINGS: dict[str, dict[str, str]] = {
     "iso_no_sites": {"zh": "没有登记床位数的隔离点。", "en": "No isolation site with a bed count."},
     # notes
     "s_notes": {"zh": "说明", "en": "Notes"},
-    "note_k": {"zh": "按隐私规则，分项表中小于 {k} 的计数显示为“<{k}”，由其推算的比例显示为“—”；全区合计照常显示。",
-               "en": "By the privacy rules, counts below {k} in breakdown tables show as \"<{k}\" and rates derived "
-                     "from them as \"—\"; district totals are shown as they are."},
+    "note_k": {"zh": "按隐私规则，分项表中小于 {k} 的计数显示为“<{k}”，为防止由合计反推而一并隐去的计数显示为“*”，"
+                     "由隐去的计数推算的比例显示为“—”；全区合计照常显示。",
+               "en": "By the privacy rules, counts below {k} in breakdown tables show as \"<{k}\", counts hidden with "
+                     "them so that they cannot be worked out from the total as \"*\", and rates computed from hidden "
+                     "counts as \"—\"; district totals are shown as they are."},
     "note_cdc": {"zh": "本版本为疾控角色生成，未隐去小计数，请勿外传。",
                  "en": "This copy was made for the cdc role and shows small counts: do not pass it on."},
     "note_defs": {"zh": "异常扫码：非绿码或体温≥{temp}℃；新增阳性：首次阳性采样在本周；密接/次密接：按第九版方案（同场所±{minutes}分钟）由本周病例推算；"

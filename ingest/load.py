@@ -1,14 +1,13 @@
 """Loading prepared batches: binary COPY into staging, then an idempotent insert.
 
-One transaction per batch: new persons, the batch's rows (``INSERT ... SELECT ... ON
-CONFLICT DO NOTHING`` from a temporary staging table filled by binary COPY) and its
-rejects commit together. Scan rows for a local day that has no partition yet take a
-faster path: they are gathered per day and, once the reader has moved past the day
-(or at the end of the file), written by binary COPY into a new table that is then
-attached as the day's partition, so that its indexes are built once, sorted, instead
-of row by row. Nothing else writes into a partition that does not exist yet, so the
-result is the same as ``scan_partition`` followed by the insert. Each such day is one
-transaction.
+One transaction per batch: new persons, the batch's rows (from a temporary staging
+table filled by binary COPY: a plain ``INSERT ... SELECT`` when none of their ids exist
+yet, checked under an advisory lock, else ``INSERT ... ON CONFLICT DO NOTHING``) and
+its rejects commit together. Scan rows for a local day that has no partition yet take a
+faster path (:mod:`ingest.partitions`): they are held per day and, once the reader has
+moved past the day (or at the end of the file), written into a new table whose indexes
+are built once, sorted, and which is then attached as the day's partition; each such
+day is one transaction, on connections of their own.
 
 The ledgers: ``ingest_runs`` (one row per file: hash, counts, timing, status, extra
 columns) and ``rejects`` (row number, reason, detail, the raw row redacted and

@@ -137,6 +137,8 @@ class DayWriter:
             sql.Identifier(name)))
         self.loader.copy_rows(cur, sql.Identifier(name), views, freeze=True)
         assert self._indexes is not None
+        # days are already written side by side: parallel index builds would only add work
+        cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
         for stmt in self._indexes.statements(name):
             cur.execute(stmt)
         day = sql.Literal(day_of(d).isoformat())

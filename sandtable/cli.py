@@ -347,6 +347,8 @@ def brief(
     """The leaders' weekly briefing as PDF or HTML (charts drawn offline with the system's Chromium)."""
     import time
 
+    from sqlalchemy.exc import ProgrammingError
+
     from analytics.access import CLI_VIEWER, ROLES, Viewer
     from analytics.briefing import parse_week
     from dashboard.report import build_report, check_output
@@ -387,6 +389,11 @@ def brief(
                 bar.stop()
     except (SandtableError, ValueError) as err:
         typer.echo(f"sandtable: error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except ProgrammingError as err:  # a database that was never migrated
+        if type(err.orig).__name__ != "UndefinedTable":
+            raise
+        typer.echo("sandtable: error: the database has no sandtable schema yet: run `sandtable db up`", err=True)
         raise typer.Exit(1) from None
     for p in paths:
         typer.echo(f"wrote {p} ({p.stat().st_size / 1024:,.0f} KB)")

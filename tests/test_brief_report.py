@@ -353,3 +353,22 @@ def test_long_tables_still_fit_five_pages(reports: dict[str, Report], which: str
     assert re.search(r"^Pages:\s+5$", _run("pdfinfo", str(pdf)), re.M)
     text = _run("pdftotext", str(pdf), "-")
     assert ("未列出" if rep.lang == "zh" else "more not listed") in text
+
+
+def test_cli_on_a_database_without_the_schema(brief_engine: Engine, pg_server, tmp_path: Path,  # noqa: ANN001
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"t_brief_bare_{os.getpid()}"
+    url = pg_server.create(name)  # no template: no schema
+    monkeypatch.setenv("SANDTABLE_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    dispose_engines()
+    try:
+        result = runner.invoke(app, ["brief", "--week", WEEK, "--out", "x.pdf"])
+    finally:
+        dispose_engines()
+        get_settings.cache_clear()
+        pg_server.drop(name)
+    assert result.exit_code == 1
+    assert [ln for ln in result.output.splitlines() if ln.strip()] == [
+        "sandtable: error: the database has no sandtable schema yet: run `sandtable db up`"]

@@ -209,8 +209,9 @@ def _traffic_section(d: ReportData, lang: str, charts: dict[str, bytes], prov: s
     out = [f'<section class="page" id="traffic"><h2>{escape(T("s_traffic", lang))}</h2>']
     out.append(_figure(charts.get("throughput"), T("fig_throughput", lang), prov))
     cps = d.checkpoints
-    # busiest first; rows with a hidden count last, by code, so that their place says nothing of their size
-    hidden = cps[["vehicles_in", "vehicles_out", "turned_back"]].map(lambda v: isinstance(v, str)).any(axis=1)
+    # busiest first (vehicles in + out); rows whose volume is hidden last, by code, so that
+    # their place says nothing of their size
+    hidden = cps[["vehicles_in", "vehicles_out"]].map(lambda v: isinstance(v, str)).any(axis=1)
     busy = pd.to_numeric(cps["vehicles"], errors="coerce").fillna(0).where(~hidden, 0)
     cps_sorted = cps.assign(_h=hidden, _v=-busy).sort_values(["_h", "_v", "checkpoint_code"])
     rows = []

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.sim import SimSummary, load_params, simulate
 
-RESIDENTS, DAYS, SEED = 8000, 14, 3
+RESIDENTS, DAYS, SEED = 8000, 14, 4
 OUTBREAK = {"outbreak": {"seeds": 6, "seed_day": 2}}
 
 

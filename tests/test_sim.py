@@ -159,7 +159,9 @@ def test_districts_geojson_carries_the_contract_properties(small_sim: Sim) -> No
 def test_sites_of_the_seed_and_of_every_kind(small_sim: Sim) -> None:
     sites = small_sim.read("sites.csv")
     names = set(sites["name"])
-    assert {FLAGSHIP_SCHOOL, ENTERPRISE, "京哈高速葫芦岛出口"} <= names
+    assert {FLAGSHIP_SCHOOL, "京哈高速葫芦岛出口"} <= names
+    gates = sites[sites["name"].str.startswith(ENTERPRISE)]
+    assert len(gates) == len(load_params().work.enterprise_gates) and set(gates["kind"]) == {"venue"}
     assert set(sites["kind"]) == ENUMS[("sites", "kind")]
     offices = sites[sites["kind"] == "community_office"]
     assert sorted(offices["district_code"]) == sorted(districts(level="community")["code"])  # one per community

@@ -71,13 +71,15 @@ class SimSummary:
 
 
 def simulate(residents: int = 100_000, days: int = 54, seed: int = 1, out: Path | str = Path("sim"), *,
-             start: date = date(2022, 4, 1), fmt: str = "csv", progress: Progress | None = None,
+             start: date | str = date(2022, 4, 1), fmt: str = "csv", progress: Progress | None = None,
              params: SimParams | None = None, rules: Rules | None = None) -> SimSummary:
     """Simulate the synthetic Longgang and write every feed file plus ``truth/`` to ``out``.
 
     The same arguments give byte-identical files. ``params`` defaults to
     ``ingest/sim/params.toml``; ``rules`` to :func:`geodata.load_rules`.
     """
+    if isinstance(start, str):
+        start = date.fromisoformat(start)
     if days < 1:
         msg = f"days must be at least 1, got {days}"
         raise ValueError(msg)

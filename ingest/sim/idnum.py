@@ -7,6 +7,8 @@ Numbers are unique per (region, birth date, sequence); they are made up.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
 import pyarrow as pa
 
@@ -51,15 +53,21 @@ def id_numbers(region: np.ndarray, birth_days: np.ndarray, male: np.ndarray,
     offset = (birth_days.astype(np.int64) * 7919) % 499
     k = 1 + (rank + offset) % 499
     seq = np.where(male, 2 * k - 1, 2 * k)  # odd for men, even for women
-    dates = np.asarray(birth_days, dtype="datetime64[D]")
-    y = dates.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    d = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
-    number = region * 10**11 + y * 10**7 + m * 10**5 + d * 10**3 + seq  # 17 digits
-    digits = (number[:, None] // 10 ** np.arange(16, -1, -1, dtype=np.int64)) % 10
     chars = np.empty((n, 18), dtype=np.uint8)
-    chars[:, :17] = digits + 48
-    chars[:, 17] = _CHECK[(digits * _WEIGHTS).sum(axis=1) % 11]
+    # region and birth-date digits from small tables of the distinct values
+    regs, r_inv = np.unique(region, return_inverse=True)
+    r_tab = np.frombuffer("".join(f"{int(r):06d}" for r in regs).encode(), dtype=np.uint8).reshape(-1, 6)
+    days, d_inv = np.unique(np.asarray(birth_days, dtype=np.int64), return_inverse=True)
+    base = date(1970, 1, 1)
+    d_tab = np.frombuffer("".join((base + timedelta(days=int(x))).strftime("%Y%m%d") for x in days).encode(),
+                          dtype=np.uint8).reshape(-1, 8)
+    chars[:, :6] = r_tab[r_inv]
+    chars[:, 6:14] = d_tab[d_inv]
+    for j, div in enumerate((100, 10, 1)):
+        chars[:, 14 + j] = 48 + (seq // div) % 10
+    total = ((r_tab.astype(np.int64) - 48) @ _WEIGHTS[:6])[r_inv] + ((d_tab.astype(np.int64) - 48) @ _WEIGHTS[6:14])[d_inv]
+    total += ((chars[:, 14:17].astype(np.int64) - 48) * _WEIGHTS[14:17]).sum(axis=1)
+    chars[:, 17] = _CHECK[total % 11]
     return fixed_width_strings(chars)
 
 

@@ -21,7 +21,7 @@ from shapely.ops import nearest_points, unary_union
 
 from geodata.geography import DISTRICT_CODE, district_outline, districts, huludao
 from ingest.sim.idnum import id_numbers
-from ingest.sim.names import SiteNamer
+from ingest.sim.names import ENTERPRISE, SiteNamer
 from ingest.sim.params import SimParams
 
 __all__ = ["World", "Sites", "People", "build_world", "SUBKINDS", "KIND_OF", "ACTIVITIES"]
@@ -186,7 +186,12 @@ def _build_sites(p: SimParams, n_res: int, comms: gpd.GeoDataFrame, comm_street:
     # the enterprise: in the zinc-plant community (锌厂社区) if there is one
     zh = comms["name_zh"].tolist()
     ent_c = zh.index("锌厂社区") if "锌厂社区" in zh else int(np.argmax(pop))
-    place("enterprise", np.eye(n_comm, dtype=int)[ent_c])
+    # one site per gate, around the plant's centre (东门 east, 西门 west, 南门 south, 北门 north)
+    cx, cy = _points_in(comms.geometry.iloc[ent_c], 1, rng)[0]
+    compass = {"东": (1, 0), "西": (-1, 0), "南": (0, -1), "北": (0, 1)}
+    for gate in p.work.enterprise_gates:
+        dx, dy = compass.get(gate[:1], (0, 0))
+        rows.append(("enterprise", ent_c, float(cx + 0.004 * dx), float(cy + 0.003 * dy), -1))
     # one community office per community; NAT sites: at least one per community
     place("community_office", np.ones(n_comm, dtype=int))
     extra = max(0, total("nat_site") - n_comm)
@@ -226,7 +231,8 @@ def _build_sites(p: SimParams, n_res: int, comms: gpd.GeoDataFrame, comm_street:
         seen[(s, c)] = seen.get((s, c), 0) + 1
         seen_sub[s] = seen_sub.get(s, 0) + 1
         index = seen[(s, c)] if s == "nat_site" else seen_sub[s]
-        names.append(namer.name(s, zh[c], index))
+        names.append(namer.name(s, zh[c], index) if s != "enterprise"
+                     else ENTERPRISE + p.work.enterprise_gates[index - 1])
     names += [c["name"] for c in cps]
     kinds = np.array([KIND_OF[s] for s in subs])
     counters: dict[str, int] = {}
@@ -374,9 +380,11 @@ def _build_people(p: SimParams, n: int, comms: gpd.GeoDataFrame, comm_street: np
     work_hour = np.zeros((n, 2), dtype=np.float32)
     work_daily = np.zeros(n, dtype=bool)
     emp_idx = np.flatnonzero(employed)
-    n_ent = min(len(emp_idx), int(round(p.work.enterprise_workers_per_100k * n / 100_000)))
+    n_ent = min(len(emp_idx), int(p.work.enterprise_workers_max),
+                int(round(p.work.enterprise_workers_per_100k * n / 100_000)))
     ent_workers = np.sort(rng.choice(emp_idx, size=n_ent, replace=False)) if n_ent else np.empty(0, int)
-    work[ent_workers] = sites.of("enterprise")[0]
+    gates = sites.of("enterprise")
+    work[ent_workers] = gates[rng.integers(0, len(gates), n_ent)]
     shifts = np.asarray(p.work.enterprise_shifts, float)
     work_hour[ent_workers] = shifts[rng.choice(len(shifts), size=n_ent, p=shifts[:, 0] / shifts[:, 0].sum()), 1:]
     # staff of shops, markets, bathhouses, clinics, pharmacies and community offices

@@ -1,7 +1,8 @@
 """Shared simulations for the simulator tests (tests/test_sim*.py).
 
-``small_sim``: 8,000 residents over 14 days with an outbreak seeded on day 2 (six
-seeds), simulated once per test session; its summary is in ``small_sim.summary``.
+``small_sim``: 8,000 residents over 14 days with an outbreak seeded on day 2 (eight
+seeds, a more infectious virus), simulated once per test session; its summary is in
+``small_sim.summary``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import pytest
 
 from ingest.sim import SimSummary, load_params, simulate
 
-RESIDENTS, DAYS, SEED = 8000, 14, 4
-OUTBREAK = {"outbreak": {"seeds": 6, "seed_day": 2}}
+RESIDENTS, DAYS, SEED = 8000, 14, 6
+OUTBREAK = {"outbreak": {"seeds": 8, "seed_day": 2, "beta": 10.0}}
 
 
 @dataclass

@@ -37,7 +37,7 @@ def feeds(small_sim: Sim) -> dict[str, pd.DataFrame]:
 
 def test_the_scenario_has_an_outbreak(small_sim: Sim, feeds: dict[str, pd.DataFrame]) -> None:
     inf = feeds["inf"]
-    assert (inf["source"] == "seed").sum() == 6
+    assert (inf["source"] == "seed").sum() == 8
     assert (inf["source"] == "copresence").sum() >= 5
     assert small_sim.summary.cases >= 10
     c = feeds["contacts"]

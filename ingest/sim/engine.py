@@ -207,10 +207,10 @@ class Run:
         stay_in = unwell & (rng.random(len(v.person)) > p.routines.symptomatic_outing)
         # pharmacy purchases: the symptomatic and the background
         mp, mt, md = self.outbreak.scheduled_meds(d)
-        bg = [self.routines._pick_people(g, int(rng.poisson(p.meds.background[g] * len(self.routines.groups[g]))),
+        bg = [self.routines.pick_people(g, int(rng.poisson(p.meds.background[g] * len(self.routines.groups[g]))),
                                          rng) for g in range(4)]
         bp = np.concatenate(bg)
-        bt = self.routines._times(_mixture(p.routines.time["pharmacy"], len(bp), rng), d)
+        bt = self.routines.times(_mixture(p.routines.time["pharmacy"], len(bp), rng), d)
         classes = p.meds.background_classes.to_dict()
         w = np.array([classes.get(k, 0.0) for k in DRUGS])
         bd = rng.choice(len(DRUGS), size=len(bp), p=w / w.sum()).astype(np.int8)

@@ -83,10 +83,6 @@ class Isolation:
             self.b_from[pn, 1] = s[new]
             self.b_to[pn, 1] = e[new]
 
-    def cut_block(self, person: np.ndarray, at: np.ndarray) -> None:
-        """End the latest block at ``at`` (a stay discharged early)."""
-        self.b_to[person, 1] = np.minimum(self.b_to[person, 1], at)
-
     # --- stays --------------------------------------------------------------------
     def current(self, person: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Index of the stay the person is in at ``t`` (or scheduled to begin after
@@ -130,13 +126,6 @@ class Isolation:
         self.add_block(p, a, dis)
         admitted[take[go]] = True
         return admitted
-
-    def end_stay(self, person: np.ndarray, at: np.ndarray) -> None:
-        """Discharge the people's current stays at ``at`` (transferred elsewhere)."""
-        cur = self.current(person, at)
-        ok = cur >= 0
-        ci = cur[ok]
-        self.stays.cols["dis"][ci] = np.maximum(self.stays["adm"][ci], np.asarray(at)[ok] if np.ndim(at) else at)
 
     def hotel_for(self, n: int, at: int) -> np.ndarray:
         """Hotels for ``n`` admissions around ``at``: filled in order of free beds;

@@ -123,11 +123,11 @@ class Routines:
         return max(0.02, (target - fixed - meds) / unit) if unit > 0 else 0.0
 
     # --- one day --------------------------------------------------------------------
-    def _times(self, hours: np.ndarray, d: int) -> np.ndarray:
+    def times(self, hours: np.ndarray, d: int) -> np.ndarray:
         h = fold_hours(hours, self.r.earliest, self.r.latest)
         return d * DAY + np.round(h * 3600).astype(np.int64)
 
-    def _pick_people(self, g: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    def pick_people(self, g: int, n: int, rng: np.random.Generator) -> np.ndarray:
         cum = self.cum[g]
         if n == 0 or len(cum) == 0:
             return np.empty(0, dtype=np.int32)
@@ -154,22 +154,22 @@ class Routines:
             for key, (m, s) in gt.to_dict().items():
                 sel = g == (20 if key == "vocational" else int(key))
                 mu[sel], sd[sel] = m, s
-            parts.append(Visits(who.astype(np.int32), pe.school[who], self._times(rng.normal(mu, sd), d),
+            parts.append(Visits(who.astype(np.int32), pe.school[who], self.times(rng.normal(mu, sd), d),
                                 np.zeros(len(who), bool)))
         workers = self.workers if not info.rest else self.workers[pe.work_daily[self.workers]]
         if len(workers):
             who = workers[rng.random(len(workers)) < self.p.work.attendance]
             hours = rng.normal(pe.work_hour[who, 0], pe.work_hour[who, 1])
-            parts.append(Visits(who.astype(np.int32), pe.work[who], self._times(hours, d), np.zeros(len(who), bool)))
+            parts.append(Visits(who.astype(np.int32), pe.work[who], self.times(hours, d), np.zeros(len(who), bool)))
         for a, name in enumerate(ACTIVITIES):
             mult = self.r.rest_day[name] if info.rest else 1.0
             rates = np.asarray(self.r[name], float) * mult * self.scale
-            people = [self._pick_people(g, int(rng.poisson(rates[g] * len(self.groups[g]))), rng) for g in range(4)]
+            people = [self.pick_people(g, int(rng.poisson(rates[g] * len(self.groups[g]))), rng) for g in range(4)]
             who = np.concatenate(people)
             if len(who) == 0 or len(self.kind_sites[a]) == 0:
                 continue
             site = self._pick_sites(a, who, rng)
-            t = self._times(_mixture(self.r.time[name], len(who), rng), d)
+            t = self.times(_mixture(self.r.time[name], len(who), rng), d)
             parts.append(Visits(who, site, t, np.ones(len(who), bool)))
         if info.rest and len(self.multi_hh):
             parts.append(self._outings(d, rng))
@@ -190,7 +190,7 @@ class Routines:
         for i, k in enumerate(names):
             sel = which == i
             base[sel] = _mixture(self.r.time[k], int(sel.sum()), rng)
-        t0 = self._times(base, d)
+        t0 = self.times(base, d)
         size = pe.hh_start[hh + 1] - head
         member = np.repeat(head, size) + (np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size))
         rep = np.repeat(np.arange(n), size)

@@ -388,14 +388,19 @@ def _build_people(p: SimParams, n: int, comms: gpd.GeoDataFrame, comm_street: np
     shifts = np.asarray(p.work.enterprise_shifts, float)
     work_hour[ent_workers] = shifts[rng.choice(len(shifts), size=n_ent, p=shifts[:, 0] / shifts[:, 0].sum()), 1:]
     # staff of shops, markets, bathhouses, clinics, pharmacies and community offices
-    for sub, (per_site, hour, sd, daily) in p.work.staff.to_dict().items():
+    # (fewer per site when they would exceed `staff_share_max` of the employed)
+    staff = p.work.staff.to_dict()
+    needed = sum(int(v[0]) * len(sites.of(sub)) for sub, v in staff.items())
+    factor = min(1.0, p.work.staff_share_max * int(employed.sum()) / max(needed, 1))
+    for sub, (per_site, hour, sd, daily) in staff.items():
         at = sites.of(sub)
+        per = np.floor(per_site * factor + rng.random(len(at))).astype(np.int64)
         free = np.flatnonzero(employed & (work < 0))
-        k = min(len(free), int(per_site) * len(at))
+        k = min(len(free), int(per.sum()))
         if k == 0:
             continue
         who = np.sort(rng.choice(free, size=k, replace=False))
-        work[who] = np.repeat(at, int(per_site))[:k]
+        work[who] = np.repeat(at, per)[:k]
         work_hour[who] = (hour, sd)
         work_daily[who] = bool(daily)
     others = np.flatnonzero(employed & (work < 0) & (rng.random(n) < p.work.platform_share))

@@ -1,14 +1,17 @@
-"""Where things are: sites (checkpoints, isolation sites, venues ...) and area outlines.
+"""Where things are, and how far the data reach: sites (checkpoints, isolation sites,
+venues ...), area outlines, and the newest scan.
 
 Reference data for maps. Every role may call these: a site is a public place (no person
-appears), and an outline is an administrative boundary. The dashboard draws its
-offline base map from :func:`outlines` and places the checkpoint and isolation-site
-markers from :func:`sites`.
+appears), an outline is an administrative boundary, the newest scan time is a single
+instant. The dashboard draws its offline base map from :func:`outlines`, places the
+checkpoint and isolation-site markers from :func:`sites`, and anchors its time windows
+at :func:`data_as_of`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import geopandas as gpd
 import pandas as pd
@@ -20,8 +23,9 @@ from sqlalchemy.types import Text
 
 from analytics._common import engine_or_default
 from analytics.access import ROLES, Viewer, require
+from analytics.tracing import newest_scan
 
-__all__ = ["sites", "outlines", "SITE_KINDS", "LEVELS"]
+__all__ = ["sites", "outlines", "data_as_of", "SITE_KINDS", "LEVELS"]
 
 SITE_KINDS = ("checkpoint", "venue", "school", "pharmacy", "isolation_site", "nat_site", "clinic", "community_office")
 LEVELS = ("district", "street", "community")
@@ -101,3 +105,11 @@ def outlines(
     df = pd.DataFrame(rows, columns=["code", "name_zh", "name_en", "level", "parent_code", "population", "wkb"])
     geoms = shapely.from_wkb([bytes(w) for w in df.pop("wkb")]) if len(df) else []
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
+
+
+def data_as_of(*, viewer: Viewer, engine: Engine | None = None) -> datetime | None:
+    """The newest scan time (None: no scan yet), read from the newest day partition, so
+    it costs a few milliseconds however many days are kept."""
+    _check_viewer(viewer)
+    with engine_or_default(engine).connect() as conn:
+        return newest_scan(conn)

@@ -111,6 +111,7 @@ def create_app(
     rotate_s: float = 0.0,
     cache_config: dict | None = None,
     clock: Callable[[], float] = time.time,
+    warm_ahead: bool = True,
 ) -> Dash:
     """A Dash app showing the database behind ``engine`` (default: sandtable's) to ``viewer``.
 
@@ -118,7 +119,9 @@ def create_app(
     ``lang`` says otherwise). ``refresh_s``: how often every screen refreshes, which is
     also the cache's tick. ``rotate_s`` (wall only, 0 = off): cycle the heatmap between
     scans, persons and abnormal scans every so many seconds. ``cache_config``:
-    flask-caching settings (default an in-process SimpleCache).
+    flask-caching settings (default an in-process SimpleCache). ``warm_ahead``: build the
+    views screens use shortly before each tick, in the background, so that no screen
+    waits for the database when the tick changes (see :meth:`DataProvider.memo`).
     """
     from dashboard.pages import PAGE_MODULES, not_found_404
 
@@ -147,7 +150,8 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     cache = make_cache(app.server, cache_config, refresh_s=refresh_s)
-    provider = DataProvider(viewer=viewer, engine=engine, refresh_s=refresh_s, cache=cache, clock=clock)
+    provider = DataProvider(viewer=viewer, engine=engine, refresh_s=refresh_s, cache=cache, clock=clock,
+                            warm_ahead=warm_ahead)
     ctx = AppContext(provider=provider, viewer=viewer, wall=wall, lang=lang or i18n.DEFAULT_LANG,
                      refresh_s=refresh_s, rotate_s=rotate_s if wall else 0.0, theme=theme_for(wall))
     app.server.config[CONFIG_KEY] = ctx

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
@@ -42,7 +43,7 @@ from dashboard.geo import Basemap, basemap
 from geodata.errors import AccessDenied, DatabaseUnavailable
 
 __all__ = [
-    "DataProvider", "Fetched", "Anchor", "Request", "KpiRequest", "RiskRequest", "HeatmapRequest",
+    "DataProvider", "Fetched", "Anchor", "Request", "AnchorRequest", "KpiRequest", "RiskRequest", "HeatmapRequest",
     "CheckpointSummaryRequest", "ThroughputRequest", "FunnelRequest", "IsolationStatusRequest",
     "IsolationDemandRequest", "IsolationSeriesRequest", "BriefingRequest", "OutlineRequest", "BasemapRequest",
     "SitesRequest",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("sandtable.dashboard")
+
+#: The tick being built ahead of time by the warmer (None: the clock's tick).
+_WARMING_TICK: ContextVar[int | None] = ContextVar("sandtable_warming_tick", default=None)
 
 T = TypeVar("T")
 
@@ -67,6 +71,14 @@ class Request:
 
     def run(self, viewer: Viewer, engine: Engine | None) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AnchorRequest(Request):
+    """The newest scan time (None: no data yet): the dashboard's "now"."""
+
+    def run(self, viewer: Viewer, engine: Engine | None) -> datetime | None:
+        return st.data_as_of(viewer=viewer, engine=engine)
 
 
 @dataclass(frozen=True)
@@ -255,7 +267,10 @@ class DataProvider:
     clock: Callable[[], float] = time.time
     static_s: float = 600.0
     failure_s: float = 5.0
+    warm_ahead: bool = False
+    warm_idle_ticks: int = 3
     stats: Counter = field(default_factory=Counter, repr=False)
+    timings: Counter = field(default_factory=Counter, repr=False)  # milliseconds spent per request kind
 
     def __post_init__(self) -> None:
         if self.refresh_s <= 0:
@@ -265,10 +280,15 @@ class DataProvider:
             self.cache = make_cache(refresh_s=self.refresh_s)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._hot: dict[tuple[str, str], tuple[object, Callable[[], Any], int]] = {}
+        self._warmer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.last_warm_ms = 0.0
 
     # -- keys and ticks
     def tick(self) -> int:
-        return int(self.clock() // self.refresh_s)
+        forced = _WARMING_TICK.get()
+        return forced if forced is not None else int(self.clock() // self.refresh_s)
 
     def _key(self, request: Request) -> str:
         period = int(self.clock() // self.static_s) if request.static else self.tick()
@@ -286,14 +306,72 @@ class DataProvider:
     def memo(self, name: str, key: object, build: Callable[[], Any]) -> Any:
         """``build()`` once per tick for ``(name, key)``, shared by every screen: for views
         (figures, panels) built from this tick's answers. ``key`` must name everything
-        the view depends on besides the tick (its stable ``repr`` is the cache key)."""
+        the view depends on besides the tick (its stable ``repr`` is the cache key).
+
+        With ``warm_ahead``, the views asked for in the last ``warm_idle_ticks`` ticks are
+        built again shortly *before* each tick starts (a background thread), so screens
+        find them ready and no screen waits for the database at a tick change."""
+        if self.warm_ahead and _WARMING_TICK.get() is None:
+            with self._guard:
+                self._hot[(name, repr(key))] = (key, build, self.tick())
+            self._start_warmer()
         cache_key = f"view:{self.viewer.role}:{self.tick()}:{name}:{key!r}"
 
         def compute() -> Fetched:
-            self._count(f"view:{name}")
-            return Fetched(build(), self.clock())
+            started = time.perf_counter()
+            value = build()
+            self._count(f"view:{name}", 1000 * (time.perf_counter() - started))
+            return Fetched(value, self.clock())
 
         return self._single_flight(cache_key, compute, 2 * self.refresh_s + 1).value
+
+    # -- refresh ahead
+    def warm(self, tick: int) -> int:
+        """Build, for ``tick``, every view used in the last ``warm_idle_ticks`` ticks
+        (forgetting older ones); returns how many were built or found ready."""
+        with self._guard:
+            for k, (_, _, used) in list(self._hot.items()):
+                if used < tick - 1 - self.warm_idle_ticks:
+                    del self._hot[k]
+            hot = [(name, key, build) for (name, _), (key, build, _) in self._hot.items()]
+        token = _WARMING_TICK.set(tick)
+        try:
+            for name, key, build in hot:
+                try:
+                    self.memo(name, key, build)
+                except Exception:  # noqa: BLE001 - the screen that asks will see the error itself
+                    log.exception("warming %s failed", name)
+        finally:
+            _WARMING_TICK.reset(token)
+        return len(hot)
+
+    def _start_warmer(self) -> None:
+        if self._warmer is not None:
+            return
+        with self._guard:
+            if self._warmer is None:
+                self._warmer = threading.Thread(target=self._warm_loop, name="sandtable-warmer", daemon=True)
+                self._warmer.start()
+
+    def _warm_loop(self) -> None:
+        done = None
+        while not self._stop.is_set():
+            now = self.clock()
+            nxt = int(now // self.refresh_s) + 1
+            lead = min(max(1.5 * self.last_warm_ms / 1000, 0.5), self.refresh_s / 2)
+            at = nxt * self.refresh_s - lead
+            if nxt != done and now >= at:
+                started = time.perf_counter()
+                n = self.warm(nxt)
+                self.last_warm_ms = 1000 * (time.perf_counter() - started)
+                log.debug("warmed %d views for tick %d in %.0f ms", n, nxt, self.last_warm_ms)
+                done = nxt
+            else:
+                self._stop.wait(min(max(at - now, 0.05), 1.0))
+
+    def stop(self) -> None:
+        """Stop the refresh-ahead thread (if any)."""
+        self._stop.set()
 
     def _single_flight(self, key: str, compute: Callable[[], Fetched], timeout: float) -> Fetched:
         hit = self.cache.get(key)
@@ -331,31 +409,33 @@ class DataProvider:
             self._count(f"{name}:error")
             log.exception("%s failed", name)
             return Fetched(None, self.clock(), error=_one_line(err))
-        self._count(name)
-        log.debug("%s computed in %.0f ms", name, 1000 * (time.perf_counter() - started))
+        ms = 1000 * (time.perf_counter() - started)
+        self._count(name, ms)
+        log.debug("%s computed in %.0f ms", name, ms)
         fetched = Fetched(value, self.clock())
         self.cache.set(self._last_key(request), fetched, timeout=86_400)
         return fetched
 
-    def _count(self, name: str) -> None:
+    def _count(self, name: str, ms: float = 0.0) -> None:
         with self._guard:
             self.stats[name] += 1
+            self.timings[name] += ms
 
     # -- the dashboard's "now"
     def anchor(self) -> tuple[Anchor, Fetched]:
-        """The anchor of this tick, and the KPI answer it was read from."""
-        fetched = self.get(KpiRequest())
+        """The anchor of this tick (from the newest scan), and the answer it was read from
+        (whose ``stale`` / ``error`` say whether the database answered)."""
+        fetched = self.get(AnchorRequest())
         now = datetime.fromtimestamp(self.clock()).astimezone()
-        if fetched.value is None:
+        as_of = fetched.value
+        if as_of is None:
             from dashboard.i18n import zone
 
             return Anchor(day=now.astimezone(zone()).date(), as_of=None, end=now), fetched
-        attrs = fetched.value.attrs
-        as_of = attrs.get("data_as_of")
-        day = date.fromisoformat(attrs["day"])
-        if as_of is not None:
-            as_of = pd.Timestamp(as_of).to_pydatetime()
-        return Anchor(day=day, as_of=as_of, end=as_of or now), fetched
+        as_of = pd.Timestamp(as_of).to_pydatetime()
+        from dashboard.i18n import zone
+
+        return Anchor(day=as_of.astimezone(zone()).date(), as_of=as_of, end=as_of), fetched
 
     # -- tracing: audited every time, kept under a random token for the CSV export
     def trace(self, request: TraceRequest, *, keep_s: float = 1800) -> tuple[str | None, Fetched]:

@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dash import Dash
+from sqlalchemy.engine import Engine
 
-__all__ = ["serve", "running", "LOOPBACK", "check_debug"]
+__all__ = ["serve", "running", "LOOPBACK", "check_debug", "dashboard_engine", "APP_ROLE"]
+
+#: The database role the dashboard connects as (migration 0003: reads, appends to the
+#: audit log, keeps the heatmap rollups fresh; nothing else).
+APP_ROLE = "sandtable_app"
 
 log = logging.getLogger("sandtable.dashboard")
 
@@ -34,6 +39,31 @@ def serve(app: Dash, *, host: str = "127.0.0.1", port: int = 8050, threads: int 
 
     log.info("serving the dashboard on http://%s:%d (waitress, %d threads)", host, port, threads)
     waitress_serve(app.server, host=host, port=port, threads=threads, ident="sandtable", channel_timeout=120)
+
+
+def dashboard_engine(url: str, *, embedded: bool, **kwargs: object) -> Engine:
+    """The engine the dashboard uses. On the embedded cluster it connects as
+    :data:`APP_ROLE` when that role exists (falling back to the cluster's owner, with a
+    warning, on a schema older than migration 0003); a ``SANDTABLE_DATABASE_URL`` is used
+    as given (its role is the operator's choice)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from geodata.db import make_engine
+
+    if embedded:
+        app_url = make_url(url).set(username=APP_ROLE).render_as_string(hide_password=False)
+        engine = make_engine(app_url, **kwargs)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return engine
+        except OperationalError as err:
+            engine.dispose()
+            log.warning("cannot connect as %s (%s): the dashboard connects as the cluster's owner; "
+                        "run `sandtable db migrate`", APP_ROLE, str(err.orig).strip().splitlines()[0])
+    return make_engine(url, **kwargs)
 
 
 @contextmanager

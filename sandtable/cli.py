@@ -422,9 +422,10 @@ def serve(
     from analytics.access import ROLES, Viewer
     from dashboard import create_app
     from dashboard.i18n import LANGS
-    from dashboard.server import check_debug
+    from dashboard.server import check_debug, dashboard_engine
     from dashboard.server import serve as run_server
-    from geodata.db import database_url, make_engine
+    from geodata.db import database_url
+    from geodata.settings import get_settings
 
     if role not in ROLES:
         raise SandtableError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -439,7 +440,8 @@ def serve(
     except ValueError as err:
         raise SandtableError(str(err)) from err
     url = database_url()  # starts the embedded cluster when it is down
-    engine = make_engine(url, pool_size=8, max_overflow=8, connect_args={"connect_timeout": 5})
+    engine = dashboard_engine(url, embedded=not get_settings().database_url, pool_size=8, max_overflow=8,
+                              connect_args={"connect_timeout": 5})
     viewer = Viewer(name=f"dashboard:{socket.gethostname()}", role=role)
     app = create_app(engine=engine, viewer=viewer, wall=wall, lang=lang, refresh_s=refresh, rotate_s=rotate)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

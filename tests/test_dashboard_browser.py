@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine
-
 from analytics.access import Viewer
 from dashboard import create_app
-from dashboard.server import running
+from dashboard.server import dashboard_engine, running
 from tests.test_dashboard_support import (  # noqa: F401 - fixtures
     District, driver, map_drawn, requested_urls, save_artifact, set_home, severe_logs, simulated_district, wait_for,
 )
@@ -29,7 +27,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 def server(simulated_district: District) -> Iterator[tuple[str, District]]:
     with pytest.MonkeyPatch.context() as mp:
         set_home(mp, simulated_district.home, simulated_district.url)
-        engine = create_engine(simulated_district.url, pool_size=8, pool_pre_ping=True)
+        # as `sandtable serve` connects: the application role (reads, appends to the audit log)
+        engine = dashboard_engine(simulated_district.url, embedded=True, pool_size=8)
         app = create_app(engine=engine, viewer=Viewer("epi", "cdc"), refresh_s=60)
         with running(app) as url:
             yield url, simulated_district

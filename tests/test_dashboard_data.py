@@ -57,12 +57,17 @@ class Clock:
         return self.t
 
 
+def _app(**kwargs):  # noqa: ANN003, ANN202
+    """An app whose views are built on demand only (no refresh-ahead thread behind the test's back)."""
+    return create_app(warm_ahead=False, **kwargs)
+
+
 def _ctx(app):  # noqa: ANN001, ANN202
     return app.server.config[CONFIG_KEY]
 
 
 def test_sandbox_panels_on_simulated_data(dash_engine: Engine):
-    ctx = _ctx(create_app(engine=dash_engine, wall=True))
+    ctx = _ctx(_app(engine=dash_engine, wall=True))
     tiles = _json(sandbox.render_kpis(ctx, "zh"))
     for key in KPI_TILES:
         assert f'"data-key": "{key}"' in tiles, key
@@ -80,13 +85,13 @@ def test_sandbox_panels_on_simulated_data(dash_engine: Engine):
                                              layers=["heatmap"])
     assert en_title == "District situation · Abnormal scans · last 3 days"
     assert [tr["name"] for tr in en_fig["data"]][0] == "risk"
-    rotating = _ctx(create_app(engine=dash_engine, wall=True, rotate_s=20))
+    rotating = _ctx(_app(engine=dash_engine, wall=True, rotate_s=20))
     titles = [sandbox.render_map(rotating, "zh", rotation=n)[1] for n in range(4)]
     assert [t.split(" · ")[1] for t in titles] == ["扫码量", "扫码人数", "异常扫码", "扫码量"]
 
 
 def test_every_page_renders_in_both_languages(dash_engine: Engine):
-    ctx = _ctx(create_app(engine=dash_engine, viewer=CDC))
+    ctx = _ctx(_app(engine=dash_engine, viewer=CDC))
     for lang, no_data in (("zh", "暂无数据"), ("en", "No data yet")):
         out = _json(checkpoints.render(ctx, lang, 72))
         assert "st-error" not in out
@@ -103,7 +108,7 @@ def test_every_page_renders_in_both_languages(dash_engine: Engine):
 
 
 def test_tracing_for_cdc_with_evidence_graph_and_csv(dash_engine: Engine, district: District):
-    ctx = _ctx(create_app(engine=dash_engine, viewer=CDC))
+    ctx = _ctx(_app(engine=dash_engine, viewer=CDC))
     out = tracing.render_trace(ctx, "zh", district.case_ref, "测试：流调")
     assert out["message"] is None or "st-warn" in _json(out["message"])
     assert district.case_ref in out["summary"] and "用时" in out["elapsed"]
@@ -130,7 +135,7 @@ def test_tracing_for_cdc_with_evidence_graph_and_csv(dash_engine: Engine, distri
 
 
 def test_tracing_is_refused_outside_cdc(dash_engine: Engine, district: District):
-    ctx = _ctx(create_app(engine=dash_engine, viewer=COMMAND))
+    ctx = _ctx(_app(engine=dash_engine, viewer=COMMAND))
     page = _json(tracing.layout(ctx, "zh"))
     assert "无权限" in page and "tracing-person" not in page
     out = tracing.render_trace(ctx, "en", district.case_ref, "curious")  # the analytics layer refuses too
@@ -141,7 +146,7 @@ def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
     """Through the HTTP callback endpoint, as browsers do: per refresh tick, the queries
     the sandbox needs do not depend on how many screens ask."""
     clock = Clock()
-    app = create_app(engine=dash_engine, wall=True, refresh_s=30, clock=clock)
+    app = _app(engine=dash_engine, wall=True, refresh_s=30, clock=clock)
     client = app.server.test_client()
     deps = server_callbacks(client.get("/_dash-dependencies").get_json(), ("shell-", "sandbox-"))
     assert len(deps) == 4  # status, KPI tiles, map, side panels
@@ -182,7 +187,7 @@ def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
 
 
 def test_empty_database_shows_no_data_panels(sandtable_env, engine: Engine):
-    app = create_app(engine=engine, wall=True)
+    app = _app(engine=engine, wall=True)
     ctx = _ctx(app)
     assert "暂无数据" in _json(sandbox.render_kpis(ctx, "zh"))
     fig, _, note = sandbox.render_map(ctx, "zh")
@@ -210,7 +215,7 @@ def test_database_gone_keeps_the_last_data_with_a_banner_and_recovers(pg_server,
     url = pg_server.create(name, template=district.url.rsplit("/", 1)[1].split("?")[0])
     engine = create_engine(url, pool_pre_ping=True)
     clock = Clock()
-    ctx = _ctx(create_app(engine=engine, wall=True, refresh_s=10, clock=clock))
+    ctx = _ctx(_app(engine=engine, wall=True, refresh_s=10, clock=clock))
     try:
         before = _json(sandbox.render_kpis(ctx, "zh"))
         assert "暂无数据" not in before
@@ -232,3 +237,23 @@ def test_database_gone_keeps_the_last_data_with_a_banner_and_recovers(pg_server,
         pg_server.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         engine.dispose()
         pg_server.drop(name)
+
+
+def test_the_dashboard_connects_as_the_application_role(district: District, monkeypatch: pytest.MonkeyPatch):
+    from dashboard import server
+
+    engine = server.dashboard_engine(district.url, embedded=True)
+    with engine.connect() as conn:
+        role = conn.execute(text("SELECT current_user")).scalar_one()
+    engine.dispose()
+    owner = create_engine(district.url)
+    with owner.connect() as conn:
+        owner_role = conn.execute(text("SELECT current_user")).scalar_one()
+        has_role = conn.execute(text("SELECT count(*) FROM pg_roles WHERE rolname = 'sandtable_app'")).scalar_one()
+    owner.dispose()
+    assert role == ("sandtable_app" if has_role else owner_role)
+    monkeypatch.setattr(server, "APP_ROLE", "no_such_role_here")  # an older schema: the owner, with a warning
+    engine = server.dashboard_engine(district.url, embedded=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == owner_role
+    engine.dispose()

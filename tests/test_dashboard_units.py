@@ -226,6 +226,25 @@ def test_database_down_gives_the_last_good_answer_marked_stale_and_recovers():
     assert not back.stale and back.value == {"n": 3}
 
 
+def test_views_are_built_ahead_of_the_next_tick():
+    clock = Clock(1000.0)
+    p = DataProvider(viewer=VIEWER, refresh_s=10, clock=clock)
+    p.warm_ahead = True
+    p._start_warmer = lambda: None  # driven by hand here, not by the background thread
+    builds = []
+
+    def build() -> dict:
+        builds.append(p.tick())
+        return {"tick": p.tick()}
+
+    assert p.memo("map", ("zh", 1920), build) == {"tick": 100}
+    assert p.warm(101) == 1 and builds == [100, 101]
+    clock.t += 10  # tick 101 starts: the view is ready, nothing is built
+    assert p.memo("map", ("zh", 1920), build) == {"tick": 101} and builds == [100, 101]
+    clock.t += 60  # nobody asked for 6 ticks: forgotten
+    assert p.warm(p.tick() + 1) == 0
+
+
 def test_a_bug_is_an_error_answer_not_an_exception():
     p = DataProvider(viewer=VIEWER, clock=Clock())
     _behaviour["bug"] = "bug"

@@ -17,7 +17,8 @@ from dashboard.i18n import t
 from dashboard.ids import Sandbox, Shell
 from dashboard.maps import LAYERS, occupancy_bucket, sandbox_map
 from dashboard.provider import (
-    BasemapRequest, CheckpointSummaryRequest, HeatmapRequest, IsolationStatusRequest, RiskRequest, SitesRequest,
+    BasemapRequest, CheckpointSummaryRequest, HeatmapRequest, IsolationStatusRequest, KpiRequest, RiskRequest,
+    SitesRequest,
 )
 
 __all__ = ["PATH", "KEY", "ORDER", "layout", "register", "render_kpis", "render_map", "render_side",
@@ -103,11 +104,12 @@ def render_kpis(ctx: AppContext, lang: str) -> list:
 
 
 def _build_kpis(ctx: AppContext, lang: str) -> list:
-    anchor, fetched = ctx.provider.anchor()
-    if fetched.value is None:
-        return [error_state(lang, fetched.error)] if fetched.error and not fetched.stale else [empty_state(lang)]
+    anchor, _ = ctx.provider.anchor()
     if not anchor.has_data:
         return [empty_state(lang)]
+    fetched = ctx.provider.get(KpiRequest(anchor.day))
+    if fetched.value is None:
+        return [error_state(lang, fetched.error)] if fetched.error and not fetched.stale else [empty_state(lang)]
     day = html.Div(t("kpi.day", lang, day=i18n.fmt_date(anchor.day, lang)), className="st-kpi-day")
     return [day, *kpi_tiles(fetched.value, lang)]
 

@@ -239,11 +239,12 @@ def render_trace(ctx: AppContext, lang: str, person: str | None, purpose: str | 
     out["close"] = data_table(_close_records(tr, lang),
                               [("person", t("col.person", lang)), ("first_exposure", t("col.first_exposure", lang)),
                                ("isolated_at", t("col.isolated_at", lang)), ("evidence", t("col.exposures", lang))],
-                              ctx.theme, max_height="420px")
+                              ctx.theme, max_height="420px", numeric=("first_exposure", "isolated_at"))
     out["secondary"] = data_table(_secondary_records(tr, lang),
                                   [("person", t("col.person", lang)), ("via", t("col.via", lang)),
                                    ("first_exposure", t("col.first_exposure", lang)),
-                                   ("evidence", t("col.exposures", lang))], ctx.theme, max_height="420px")
+                                   ("evidence", t("col.exposures", lang))], ctx.theme, max_height="420px",
+                                  numeric=("first_exposure",))
     out["token"] = token
     out["export_disabled"] = False
     return out

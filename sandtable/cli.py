@@ -201,6 +201,10 @@ def ingest(
         jobs = [(feed, Path(p)) for p in paths]
     else:
         raise SandtableError(f"unknown feed {feed!r}; feeds: all, {', '.join(FEEDS)}")
+    from geodata.db import current_revision, get_engine, head_revision, migrate
+
+    if current_revision(get_engine()) != head_revision():  # a new database: the schema first
+        migrate(get_engine())
     out = sys.stderr if as_json else sys.stdout
     tty = sys.stderr.isatty()
     logging.getLogger("ingest.pipeline").setLevel(logging.WARNING)  # the summaries below say it

@@ -317,7 +317,3 @@ class Run:
             office = self.office[self.world.people.community[who]]
             self._admit(who, office, SECONDARY, adm, rules.isolation.secondary_contact_home_days,
                         list(p.nat.secondary_contact_days), rng)
-
-
-
-

@@ -198,4 +198,3 @@ class Routines:
         member, rep = member[join], rep[join]
         t = np.minimum(t0[rep] + rng.integers(0, 240, len(member)), d * DAY + int(self.r.latest * 3600))
         return Visits(member.astype(np.int32), site[rep].astype(np.int32), t, np.ones(len(member), bool))
-

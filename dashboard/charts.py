@@ -120,18 +120,32 @@ def occupancy_chart(series: pd.DataFrame, theme: Theme, lang: str, height: int =
 
 
 def flows_chart(series: pd.DataFrame, theme: Theme, lang: str, height: int = 300) -> dict:
-    """District admissions and discharges per day."""
+    """Admissions (up) and discharges (down) per day, stacked by site; stays registered
+    at sites without beds (home isolation) as one group."""
     if series is None or series.empty:
         return empty_chart(theme, lang, height)
-    daily = series.groupby("period", sort=True)[["admissions", "discharges"]].sum().reset_index()
+    home = t("iso.home_n", lang, n=int(series.loc[series["capacity"].isna(), "site_code"].nunique()))
+    df = series.assign(group=series["name"].where(series["capacity"].notna(), home))
+    daily = df.groupby(["group", "period"], sort=True)[["admissions", "discharges"]].sum().reset_index()
     if int(daily[["admissions", "discharges"]].to_numpy().sum()) == 0:
         return empty_chart(theme, lang, height)
-    x = [i18n.fmt_short_date(p, lang) for p in daily["period"]]
-    fig = go.Figure([
-        go.Bar(x=x, y=daily["admissions"], name=t("iso.admissions", lang), marker_color=theme.up_bad),
-        go.Bar(x=x, y=-daily["discharges"], name=t("iso.discharges", lang), marker_color=theme.occupancy["low"],
-               customdata=daily["discharges"], hovertemplate="%{x}: %{customdata}<extra></extra>"),
-    ])
+    fig = go.Figure()
+    # the same colour per site as in the occupancy chart (sites in code order), home isolation last
+    codes = sorted(series.loc[series["capacity"].notna(), "site_code"].unique())
+    name_of = dict(zip(series["site_code"], series["name"]))
+    colours = {name_of[c]: theme.series[i % len(theme.series)] for i, c in enumerate(codes)}
+    groups = [name_of[c] for c in codes if name_of[c] in set(daily["group"])] + \
+        ([home] if home in set(daily["group"]) else [])
+    for group in groups:
+        part = daily[daily["group"] == group]
+        colour = colours.get(group, theme.muted)
+        x = [i18n.fmt_short_date(p, lang) for p in part["period"]]
+        fig.add_trace(go.Bar(x=x, y=part["admissions"], name=group, marker_color=colour, legendgroup=group,
+                             hovertemplate=f"{group} %{{x}}<br>{t('iso.admissions', lang)} %{{y}}<extra></extra>"))
+        fig.add_trace(go.Bar(x=x, y=-part["discharges"], name=group, marker_color=colour, legendgroup=group,
+                             showlegend=False, opacity=0.55, customdata=part["discharges"],
+                             hovertemplate=f"{group} %{{x}}<br>{t('iso.discharges', lang)} %{{customdata}}"
+                                           "<extra></extra>"))
     _style(fig, theme, height, barmode="relative")
-    fig.update_yaxes(rangemode="normal")
+    fig.update_yaxes(rangemode="normal", title={"text": f"▲ {t('iso.admissions', lang)} / ▼ {t('iso.discharges', lang)}"})
     return _plain(fig)

@@ -214,7 +214,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "iso.over90": ("使用率超 90% 的隔离点", "Sites over 90%"),
     "iso.sites": ("各隔离点", "Sites"),
     "iso.series": ("每日在住人数", "Occupied per day"),
-    "iso.flows": ("每日入住与解除", "Admissions and discharges per day"),
+    "iso.flows": ("各隔离点每日入住与解除", "Admissions and discharges per day, by site"),
     "iso.admissions": ("入住", "admissions"),
     "iso.discharges": ("解除", "discharges"),
     "iso.home_n": ("居家隔离（{n} 个社区登记）", "Home isolation ({n} community offices)"),

@@ -22,7 +22,9 @@ import secrets
 import threading
 import time
 from collections import Counter
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -283,6 +285,7 @@ class DataProvider:
         self._hot: dict[tuple[str, str], tuple[object, Callable[[], Any], int]] = {}
         self._warmer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self.last_warm_ms = 0.0
 
     # -- keys and ticks
@@ -325,6 +328,23 @@ class DataProvider:
 
         return self._single_flight(cache_key, compute, 2 * self.refresh_s + 1).value
 
+    def get_many(self, requests: list[Request]) -> list[Fetched]:
+        """:meth:`get` for several requests at once, side by side (the database works on
+        them in parallel); answers in the order asked."""
+        if len(requests) <= 1:
+            return [self.get(r) for r in requests]
+        pool = self._executor("fetch")
+        # each task runs in a copy of this context, so a tick being warmed ahead is kept
+        futures = [pool.submit(contextvars.copy_context().run, self.get, r) for r in requests]
+        return [f.result() for f in futures]
+
+    def _executor(self, name: str) -> ThreadPoolExecutor:
+        with self._guard:
+            pool = self._pools.get(name)
+            if pool is None:
+                pool = self._pools[name] = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"sandtable-{name}")
+            return pool
+
     # -- refresh ahead
     def warm(self, tick: int) -> int:
         """Build, for ``tick``, every view used in the last ``warm_idle_ticks`` ticks
@@ -334,15 +354,22 @@ class DataProvider:
                 if used < tick - 1 - self.warm_idle_ticks:
                     del self._hot[k]
             hot = [(name, key, build) for (name, _), (key, build, _) in self._hot.items()]
-        token = _WARMING_TICK.set(tick)
-        try:
-            for name, key, build in hot:
-                try:
-                    self.memo(name, key, build)
-                except Exception:  # noqa: BLE001 - the screen that asks will see the error itself
-                    log.exception("warming %s failed", name)
-        finally:
-            _WARMING_TICK.reset(token)
+        def one(name: str, key: object, build: Callable[[], Any]) -> None:
+            token = _WARMING_TICK.set(tick)
+            try:
+                self.memo(name, key, build)
+            except Exception:  # noqa: BLE001 - the screen that asks will see the error itself
+                log.exception("warming %s failed", name)
+            finally:
+                _WARMING_TICK.reset(token)
+
+        if len(hot) <= 1:
+            for item in hot:
+                one(*item)
+        else:  # views side by side (the KPI tiles and the map need different queries)
+            pool = self._executor("warm")
+            for f in [pool.submit(one, *item) for item in hot]:
+                f.result()
         return len(hot)
 
     def _start_warmer(self) -> None:
@@ -370,8 +397,12 @@ class DataProvider:
                 self._stop.wait(min(max(at - now, 0.05), 1.0))
 
     def stop(self) -> None:
-        """Stop the refresh-ahead thread (if any)."""
+        """Stop the refresh-ahead thread (if any) and the worker threads."""
         self._stop.set()
+        with self._guard:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=False)
 
     def _single_flight(self, key: str, compute: Callable[[], Fetched], timeout: float) -> Fetched:
         hit = self.cache.get(key)

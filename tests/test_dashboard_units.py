@@ -270,3 +270,28 @@ def test_serve_checks_its_options_before_starting(monkeypatch: pytest.MonkeyPatc
         result = runner.invoke(app, ["serve", *args])
         assert result.exit_code != 0, args
         assert message in str(result.exception), (args, result.exception)
+
+
+def test_charts_are_valid_figures_and_say_when_there_is_no_data():
+    from dashboard import charts
+
+    zone = "Asia/Shanghai"
+    hours = pd.date_range("2022-04-12", periods=3, freq="h", tz=zone)
+    through = pd.DataFrame({"checkpoint_code": ["CP1"] * 6, "name": ["卡口"] * 6, "hour": list(hours) * 2,
+                            "direction": ["in"] * 3 + ["out"] * 3, "vehicles": [1, 2, 3, 0, 1, 0]})
+    go.Figure(charts.throughput_chart(through, LIGHT, "zh"))
+    funnel = pd.DataFrame({"category": ["resident", "bulk_cargo"], "applied": [5, 2], "approved": [3, 1],
+                           "rejected": [1, 0], "pending": [1, 1]})
+    assert "居民出行" in json.dumps(charts.funnel_chart(funnel, DARK, "zh"), ensure_ascii=False)
+    hist = pd.DataFrame({"from_min": [0, 10], "to_min": [10, float("inf")], "label": ["0–10", ">10"], "passes": [4, 1]})
+    go.Figure(charts.latency_chart(hist, 10, LIGHT, "en"))
+    days = pd.date_range("2022-04-10", periods=2, freq="D", tz=zone)
+    series = pd.DataFrame({"site_code": ["S1", "S1"], "name": ["酒店"] * 2, "period": days,
+                           "capacity": pd.array([10, 10], dtype="Int64"), "admissions": [2, 1], "discharges": [0, 1],
+                           "occupied": [2, 2], "occupancy": [0.2, 0.2]})
+    go.Figure(charts.occupancy_chart(series, LIGHT, "zh"))
+    go.Figure(charts.flows_chart(series, LIGHT, "zh"))
+    for empty in (charts.throughput_chart(through.head(0), LIGHT, "en"), charts.funnel_chart(None, LIGHT, "en"),
+                  charts.occupancy_chart(series.head(0), LIGHT, "en")):
+        go.Figure(empty)
+        assert empty["layout"]["annotations"][0]["text"] == "No data yet"

@@ -80,9 +80,8 @@ def _build(ctx: AppContext, lang: str, hours: int) -> tuple:
 
         empty = empty_chart(th, lang)
         return empty_state(lang), empty, empty_state(lang, hint=False), empty, empty, empty_state(lang, hint=False)
-    summary = p.get(CheckpointSummaryRequest(anchor.end, hours))
-    through = p.get(ThroughputRequest(anchor.end, hours))
-    funnel = p.get(FunnelRequest(anchor.end, hours))
+    summary, through, funnel = p.get_many([CheckpointSummaryRequest(anchor.end, hours),
+                                           ThroughputRequest(anchor.end, hours), FunnelRequest(anchor.end, hours)])
 
     figures = error_state(lang, summary.error) if summary.value is None and summary.error else None
     if summary.value is not None and funnel.value is not None:

@@ -66,9 +66,8 @@ def _build(ctx: AppContext, lang: str) -> tuple:
     anchor, _ = p.anchor()
     if not anchor.has_data:
         return empty_state(lang), empty_state(lang, hint=False), empty_chart(th, lang), empty_chart(th, lang)
-    status = p.get(IsolationStatusRequest(anchor.end))
-    demand = p.get(IsolationDemandRequest(anchor.end))
-    series = p.get(IsolationSeriesRequest(anchor.end, 14))
+    status, demand, series = p.get_many([IsolationStatusRequest(anchor.end), IsolationDemandRequest(anchor.end),
+                                         IsolationSeriesRequest(anchor.end, 14)])
     figures = error_state(lang, demand.error) if demand.value is None and demand.error else empty_state(lang)
     if demand.value is not None:
         d = demand.value

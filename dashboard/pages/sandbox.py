@@ -138,17 +138,21 @@ def _build_map(ctx: AppContext, lang: str, layers: list[str], measure: str, reso
     view = (vw * share_w, max(vh * share_h, 420))
     scale = ctx.scale * (max(min(vw / 1920, 2.5), 0.6) if ctx.wall else 1.0)
     anchor, _ = p.anchor()
-    base = p.get(BasemapRequest()).value
-    sites = p.get(SitesRequest()).value
-    risk = p.get(RiskRequest(anchor.day)).value if "risk" in layers else None
-    heat = None
-    note = ""
+    wanted = {"base": BasemapRequest(), "sites": SitesRequest()}
+    if "risk" in layers:
+        wanted["risk"] = RiskRequest(anchor.day)
     if "heatmap" in layers and anchor.has_data:
-        heat = p.get(HeatmapRequest(anchor.end, hours, resolution, measure)).value
-        if heat is not None and heat.attrs.get("suppressed_cells"):
-            note = t("map.suppressed", lang, n=heat.attrs["suppressed_cells"], k=heat.attrs.get("k", 5))
-    checkpoints = p.get(CheckpointSummaryRequest(anchor.end, 24)).value if "checkpoints" in layers else None
-    isolation = p.get(IsolationStatusRequest(anchor.end)).value if "isolation" in layers else None
+        wanted["heat"] = HeatmapRequest(anchor.end, hours, resolution, measure)
+    if "checkpoints" in layers:
+        wanted["checkpoints"] = CheckpointSummaryRequest(anchor.end, 24)
+    if "isolation" in layers:
+        wanted["isolation"] = IsolationStatusRequest(anchor.end)
+    got = {k: f.value for k, f in zip(wanted, p.get_many(list(wanted.values())))}
+    base, sites, risk, heat = got["base"], got["sites"], got.get("risk"), got.get("heat")
+    checkpoints, isolation = got.get("checkpoints"), got.get("isolation")
+    note = ""
+    if heat is not None and heat.attrs.get("suppressed_cells"):
+        note = t("map.suppressed", lang, n=heat.attrs["suppressed_cells"], k=heat.attrs.get("k", 5))
     fig = sandbox_map(basemap=base, risk=risk, heat=heat, sites=sites, checkpoints=checkpoints, isolation=isolation,
                       layers=layers, theme=ctx.theme, lang=lang, viewport=view, scale=scale)
     title = f"{t('map.title', lang)} · {t(f'measure.{measure}', lang)} · {_window_label(hours, lang)}"
@@ -232,9 +236,8 @@ def _build_side(ctx: AppContext, lang: str) -> tuple:
     if not anchor.has_data:
         empty = [empty_state(lang, hint=False)]
         return empty, empty, empty
-    risk = p.get(RiskRequest(anchor.day))
-    status = p.get(IsolationStatusRequest(anchor.end))
-    summary = p.get(CheckpointSummaryRequest(anchor.end, 24))
+    risk, status, summary = p.get_many([RiskRequest(anchor.day), IsolationStatusRequest(anchor.end),
+                                        CheckpointSummaryRequest(anchor.end, 24)])
 
     def guard(f: object, fn: object) -> list:
         if f.value is None and f.error and not f.stale:

@@ -192,6 +192,10 @@ def test_html_is_self_contained(reports: dict[str, Report], which: str) -> None:
     assert not re.search(r"url\(\s*['\"]?(?!data:)", html)
     srcs = re.findall(r'src="([^"]*)"', html)
     assert len(srcs) == 6 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    # the fragment a dashboard page can embed: the article and its scoped styles, no page rules
+    frag = reports[which].fragment()
+    assert frag.startswith("<style>") and '<article class="st-brief"' in frag and "@page" not in frag
+    assert frag in html
 
 
 def test_every_figure_carries_data_as_of_and_rules(reports: dict[str, Report]) -> None:

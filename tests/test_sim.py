@@ -350,3 +350,12 @@ def test_cli_simulate(tmp_path: Path) -> None:
 
     bad = CliRunner().invoke(app, ["simulate", "--format", "xlsx", "--out", str(out)])
     assert isinstance(bad.exception, SandtableError) and "--format must be csv or parquet" in str(bad.exception)
+
+
+def test_a_new_run_replaces_an_earlier_one_in_the_same_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", "utf-8")
+    simulate(residents=300, days=1, seed=1, out=tmp_path, fmt="parquet")
+    simulate(residents=300, days=1, seed=1, out=tmp_path, fmt="csv")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert not [n for n in names if n.endswith(".parquet")]  # no stale feed files of the other format
+    assert "notes.txt" in names and "scans.csv" in names

@@ -91,6 +91,7 @@ def simulate(residents: int = 100_000, days: int = 54, seed: int = 1, out: Path 
     rules = rules if rules is not None else load_rules()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _clear_outputs(out)
     ss = np.random.SeedSequence(seed)
     s_world, s_run, s_vehicles = ss.spawn(3)
     world = build_world(p, residents, start, np.random.default_rng(s_world))
@@ -136,6 +137,15 @@ def simulate(residents: int = 100_000, days: int = 54, seed: int = 1, out: Path 
     summary.hotel_overflow = run.iso.overflow
     summary.seconds = time.perf_counter() - clock
     return summary
+
+
+def _clear_outputs(out: Path) -> None:
+    """Remove the files an earlier simulation wrote there (either format), nothing else."""
+    names = [f"{f}.{ext}" for f in FEEDS if f != "districts" for ext in ("csv", "parquet")]
+    names += ["districts.geojson"] + [f"truth/{n}" for n in ("infections.csv", "contacts.csv", "copresence.csv",
+                                                           "README.md")]
+    for name in names:
+        (out / name).unlink(missing_ok=True)
 
 
 def _write_sites(world, out: Path, fmt: str, epoch0: int, summary: SimSummary) -> None:  # noqa: ANN001

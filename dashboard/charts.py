@@ -147,5 +147,6 @@ def flows_chart(series: pd.DataFrame, theme: Theme, lang: str, height: int = 300
                              hovertemplate=f"{group} %{{x}}<br>{t('iso.discharges', lang)} %{{customdata}}"
                                            "<extra></extra>"))
     _style(fig, theme, height, barmode="relative")
-    fig.update_yaxes(rangemode="normal", title={"text": f"▲ {t('iso.admissions', lang)} / ▼ {t('iso.discharges', lang)}"})
+    axis = f"▲ {t('iso.admissions', lang)} / ▼ {t('iso.discharges', lang)}"
+    fig.update_yaxes(rangemode="normal", title={"text": axis})
     return _plain(fig)

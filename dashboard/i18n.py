@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 __all__ = ["LANGS", "DEFAULT_LANG", "TEXT", "t", "resolve_lang", "name", "fmt_int", "fmt_num", "fmt_share",
-           "fmt_percent", "fmt_change", "fmt_date", "fmt_short_date", "fmt_datetime", "fmt_age", "fmt_time", "fmt_ms", "fmt_minutes",
-           "fmt_seconds", "zone", "MISSING"]
+           "fmt_percent", "fmt_change", "fmt_date", "fmt_short_date", "fmt_datetime", "fmt_age", "fmt_time",
+           "fmt_ms", "fmt_minutes", "fmt_seconds", "zone", "MISSING"]
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+
 from analytics.access import Viewer
 from dashboard import create_app
 from dashboard.server import dashboard_engine, running
 from tests.test_dashboard_support import (  # noqa: F401 - fixtures
-    District, driver, map_drawn, requested_urls, save_artifact, set_home, severe_logs, simulated_district, wait_for,
+    District, driver, map_drawn, requested_urls, set_home, severe_logs, simulated_district, wait_for,
 )
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]

@@ -201,8 +201,9 @@ def test_empty_database_shows_no_data_panels(sandtable_env, engine: Engine):
     assert stamp == "Data as of —" and "no scans yet" in _json(banner)
     client = app.server.test_client()
     assert client.get("/").status_code == 200
-    body = callback_body({"output": "sandbox-kpis.children", "inputs": [{"id": "shell-tick", "property": "n_intervals"}],
-                          "state": [{"id": "shell-lang", "property": "data"}]}, {("shell-lang", "data"): "en"})
+    dep = {"output": "sandbox-kpis.children", "inputs": [{"id": "shell-tick", "property": "n_intervals"}],
+           "state": [{"id": "shell-lang", "property": "data"}]}
+    body = callback_body(dep, {("shell-lang", "data"): "en"})
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200 and "No data yet" in r.get_data(as_text=True)
 

@@ -39,7 +39,8 @@ def wall(simulated_district: District) -> Iterator[str]:
 
 def _measure(driver) -> dict:  # noqa: ANN001
     return driver.execute_script("""
-        const px = (sel) => { const e = document.querySelector(sel); return e ? parseFloat(getComputedStyle(e).fontSize) : 0; };
+        const px = (sel) => {
+            const e = document.querySelector(sel); return e ? parseFloat(getComputedStyle(e).fontSize) : 0; };
         const shown = (sel) => { const e = document.querySelector(sel); return !!e && e.offsetParent !== null; };
         const panels = Array.from(document.querySelectorAll('.st-panel-body, .st-kpis'));
         return {

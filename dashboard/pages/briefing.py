@@ -97,7 +97,8 @@ def _build(ctx: AppContext, lang: str, week: str) -> tuple:
     for r in b.figures.itertuples():
         label = r.label_zh if lang == "zh" else r.label_en
         change = i18n.fmt_change(r.change, None, lang)
-        rows.append({"figure": label, "this": _value(r.key, r.this_week, lang), "last": _value(r.key, r.last_week, lang),
+        rows.append({"figure": label, "this": _value(r.key, r.this_week, lang),
+                     "last": _value(r.key, r.last_week, lang),
                      "change": change, "pct": i18n.fmt_percent(r.change_pct, lang) if r.key not in _PERCENT
                      else i18n.MISSING})
     figures = data_table(rows, [("figure", t("col.figure", lang)), ("this", t("col.this_week", lang)),

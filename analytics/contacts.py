@@ -18,6 +18,7 @@ from sqlalchemy.types import Text
 
 from analytics._common import as_time, engine_or_default, rules_or_default
 from analytics.access import Viewer
+from analytics.tracing import prepared
 from geodata.rules import Rules
 
 __all__ = ["contact_pairs", "contact_counts", "clusters"]
@@ -86,7 +87,8 @@ def contact_pairs(
     engine = engine_or_default(engine)
     rules = rules_or_default(rules)
     t0, t1 = as_time(window[0]), as_time(window[1])
-    with engine.connect() as conn:
+    with engine.connect() as conn, prepared(conn), conn.begin():
+        conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         rows = conn.execute(_PAIRS, {
             "t0": t0, "t1": t1, "before": timedelta(days=rules.exposure.days_before_sample),
             "d": timedelta(minutes=rules.copresence.minutes), "kinds": list(rules.copresence.site_kinds),

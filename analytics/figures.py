@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from analytics._common import as_date, as_time, engine_or_default, local_zone, rules_or_default
 from analytics.access import Viewer
 from analytics.contacts import contact_counts, contact_pairs
+from analytics.tracing import newest_scan
 from geodata.rules import Rules
 
 __all__ = ["FIGURES", "period_figures", "compare", "kpis"]
@@ -65,8 +66,7 @@ _FIGS = text(
       (SELECT count(*) FROM med_purchases WHERE purchased_at >= :t0 AND purchased_at < :t1
          AND drug_class IN ('antipyretic', 'antiviral', 'cough')) AS fever_medicine,
       (SELECT count(*) FROM returnees WHERE arrival_date >= :d0 AND arrival_date < :d1
-         AND origin_risk IN ('medium', 'high')) AS returnees_risk,
-      (SELECT max(scanned_at) FROM scans WHERE scanned_at < :t1) AS data_as_of
+         AND origin_risk IN ('medium', 'high')) AS returnees_risk
     """
 )
 
@@ -93,6 +93,7 @@ def period_figures(
     with engine.connect() as conn:
         figs = dict(conn.execute(_FIGS, {"t0": t0, "t1": t1, "d0": d0, "d1": d1,
                                          "max_temp": rules.active_scan.max_temperature_c}).mappings().one())
+        figs["data_as_of"] = newest_scan(conn, before=t1)
     pairs = contact_pairs((t0, t1), viewer=viewer, engine=engine, rules=rules)
     figs |= contact_counts(pairs)
     cap = figs.pop("isolation_capacity") or 0
@@ -129,7 +130,7 @@ def kpis(
     day = as_date(day)
     if day is None:
         with engine.connect() as conn:
-            newest = conn.execute(text("SELECT max(scanned_at) FROM scans")).scalar_one()
+            newest = newest_scan(conn)
         day = newest.astimezone(local_zone()).date() if newest else datetime.now(local_zone()).date()
     zone = local_zone()
     start = datetime(day.year, day.month, day.day, tzinfo=zone)

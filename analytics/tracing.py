@@ -44,7 +44,7 @@ from analytics.access import Viewer, require, write_audit
 from geodata.privacy import Pseudonymiser
 from geodata.rules import Rules
 
-__all__ = ["trace", "Trace", "newest_scan"]
+__all__ = ["trace", "Trace", "newest_scan", "prepared"]
 
 _CASE = text(
     """
@@ -198,12 +198,18 @@ _PARTITIONS = text(
 )
 
 
-def newest_scan(conn: Connection) -> datetime | None:
-    """The newest scan time, read from the newest non-empty day partition (cheap)."""
+def newest_scan(conn: Connection, before: datetime | None = None) -> datetime | None:
+    """The newest scan time (before ``before``), read from the newest non-empty day
+    partitions (cheap: no scan of the whole table)."""
     for name in conn.execute(_PARTITIONS).scalars():
         if not re.fullmatch(r"scans_p\d{8}", name):
             continue
-        newest = conn.execute(text(f"SELECT max(scanned_at) FROM {name}")).scalar_one()  # name checked above
+        if before is not None:
+            day = datetime(int(name[7:11]), int(name[11:13]), int(name[13:15]), tzinfo=local_zone())
+            if day >= before:
+                continue
+        newest = conn.execute(text(f"SELECT max(scanned_at) FROM {name} WHERE CAST(:b AS timestamptz) IS NULL "
+                                   "OR scanned_at < CAST(:b AS timestamptz)"), {"b": before}).scalar_one()
         if newest is not None:
             return newest
     return None
@@ -222,7 +228,7 @@ def _window(conn: Connection, row, at: datetime | None, rules: Rules) -> tuple[b
 
 
 @contextlib.contextmanager
-def _prepared(conn: Connection) -> Iterator[None]:
+def prepared(conn: Connection) -> Iterator[None]:
     """Prepare every statement on first use on this pooled connection (psycopg), so that
     repeated traces skip planning: plans over day partitions cost more than running them."""
     raw = conn.connection.driver_connection
@@ -263,7 +269,7 @@ def trace(
     kinds = list(rules.copresence.site_kinds)
     before = timedelta(days=rules.exposure.days_before_sample)
 
-    with engine.begin() as conn, _prepared(conn):
+    with engine.begin() as conn, prepared(conn):
         # generic plans: a plan per pooled connection, partitions pruned at execution
         conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         info = conn.execute(_CASE, {"pid": pid, "at": at_t, "before": before}).one_or_none()

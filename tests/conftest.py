@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from geodata.cluster import EmbeddedCluster
@@ -47,7 +49,14 @@ class _Server:
 
     def create(self, name: str, template: str | None = None) -> str:
         clause = f" TEMPLATE {template}" if template else ""
-        self.execute(f"CREATE DATABASE {name}{clause}")
+        for attempt in range(20):
+            try:
+                self.execute(f"CREATE DATABASE {name}{clause}")
+                break
+            except OperationalError as err:  # the template is briefly in use (ObjectInUse)
+                if "being accessed by other users" not in str(err) or attempt == 19:
+                    raise
+                time.sleep(0.25)
         return self.url(name)
 
     def drop(self, name: str) -> None:
@@ -77,10 +86,15 @@ def pg_server() -> Iterator[_Server]:
     template_url = server.create(_TEMPLATE)
     engine = create_engine(template_url, poolclass=NullPool)
     migrate(engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
+    # no session (autovacuum included) may sit in the template while a test clones it
+    server.execute(f"ALTER DATABASE {_TEMPLATE} WITH ALLOW_CONNECTIONS false")
     try:
         yield server
     finally:
+        server.execute(f"ALTER DATABASE {_TEMPLATE} WITH ALLOW_CONNECTIONS true")
         server.drop(_TEMPLATE)
         if cluster is not None:
             cluster.destroy()

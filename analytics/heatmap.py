@@ -9,6 +9,7 @@ role, cells with fewer than k distinct persons are dropped (k from the rules).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 import geopandas as gpd
@@ -85,8 +86,14 @@ def _split(t0: datetime, t1: datetime) -> tuple[date, date, datetime, datetime]:
     return d0, d1, start, end
 
 
+@functools.lru_cache(maxsize=200_000)
+def _hexagon(cell: int) -> Polygon:
+    """The outline of an H3 cell (memoised: the wall redraws the same cells every refresh)."""
+    return Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))])
+
+
 def _hexagons(cells: np.ndarray) -> list[Polygon]:
-    return [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(int(c)))]) for c in cells]
+    return [_hexagon(int(c)) for c in cells]
 
 
 def _heal_rollups(conn: Connection, d0: date, d1: date, rules: Rules) -> None:

@@ -23,21 +23,21 @@ Everything is computed in one round trip of SQL on the indexes
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
 import networkx as nx
+import orjson
+import psycopg.types.json
 import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.types import BigInteger, Text
+from sqlalchemy.types import Text
 
 from analytics._common import as_time, engine_or_default, local_zone, rules_or_default
 from analytics.access import Viewer, require, write_audit
@@ -60,11 +60,13 @@ _CASE = text(
     """
 )
 
-# One round trip: the trajectory, the close-contact evidence and the secondary evidence,
-# tagged by ``part``. :w0/:w1 bound the index person's window; :lo/:hi are the same
-# bounds widened by the co-presence interval so the planner prunes day partitions.
-_TRACE = text(
-    """
+# One round trip, aggregated where the data lives: the index person's reference, the
+# trajectory (one row per scan), one row per close contact and per secondary contact
+# (their evidence as JSON arrays built by the server, times as ISO 8601 in the session
+# time zone) and one row per place involved; tagged by ``part``. :w0/:w1 bound the index
+# person's window; :lo/:hi are the same bounds widened by the co-presence interval so
+# the planner prunes day partitions.
+_TRACE_SQL = """
     WITH idx AS (
         SELECT s.site_id, s.scanned_at
         FROM scans s JOIN sites t ON t.site_id = s.site_id
@@ -101,28 +103,51 @@ _TRACE = text(
                     AND o.scanned_at >= :lo
         WHERE o.person_id <> :pid
           AND NOT EXISTS (SELECT 1 FROM close c WHERE c.person_id = o.person_id)
+    ),
+    traj AS (
+        SELECT s.site_id, s.scanned_at, s.kind FROM scans s
+        WHERE s.person_id = :pid AND s.scanned_at BETWEEN :w0 AND :w1
     )
-    SELECT 'trajectory' AS part, :pid AS person_id, NULL::bigint AS via, s.site_id,
-           s.scanned_at AS t1, NULL::timestamptz AS t2, s.kind AS note
-    FROM scans s WHERE s.person_id = :pid AND s.scanned_at BETWEEN :w0 AND :w1
+    SELECT 'index' AS part, p.person_id, p.ref_encrypted AS ref, NULL::bigint AS t1,
+           NULL::bigint AS t2, NULL::bigint[] AS ids, NULL::json AS doc
+    FROM persons p WHERE p.person_id = :pid
     UNION ALL
-    SELECT 'close', person_id, NULL, site_id, index_at, contact_at, NULL FROM close_ev
+    SELECT 'trajectory', NULL, NULL, _us(scanned_at), NULL, ARRAY[site_id], to_json(kind) FROM traj
     UNION ALL
-    SELECT 'isolated', person_id, NULL, NULL, first_exposure, isolated_at, NULL FROM close
+    SELECT 'close', c.person_id, p.ref_encrypted, _us(c.first_exposure), _us(c.isolated_at), NULL,
+           (SELECT json_agg(json_build_object('site_code', t.site_code, 'index_at', e.index_at,
+                                              'contact_at', e.contact_at) ORDER BY e.contact_at, e.index_at)
+              FROM close_ev e JOIN sites t ON t.site_id = e.site_id WHERE e.person_id = c.person_id)
+    FROM close c JOIN persons p ON p.person_id = c.person_id
     UNION ALL
-    SELECT 'secondary', person_id, via, site_id, via_at, contact_at, NULL FROM sec_ev
-    """
-).bindparams(bindparam("kinds", type_=ARRAY(Text)))
+    SELECT 'secondary', g.person_id, p.ref_encrypted, g.t1, NULL, g.ids, g.doc
+    FROM (SELECT e.person_id, _us(min(e.contact_at)) AS t1, array_agg(DISTINCT e.via) AS ids,
+                 json_agg(json_build_object('via', e.via, 'site_code', t.site_code, 'via_at', e.via_at,
+                                            'contact_at', e.contact_at) ORDER BY e.contact_at, e.via_at) AS doc
+          FROM sec_ev e JOIN sites t ON t.site_id = e.site_id
+          GROUP BY e.person_id) g
+    JOIN persons p ON p.person_id = g.person_id
+    UNION ALL
+    SELECT 'place', s.site_id, NULL, NULL, NULL, NULL,
+           json_build_object('site_code', s.site_code, 'kind', s.kind, 'name', s.name, 'lon', s.lon,
+                             'lat', s.lat, 'district_code', s.district_code, 'community_zh', d.name_zh,
+                             'community_en', d.name_en)
+    FROM sites s LEFT JOIN districts d ON d.code = s.district_code
+    WHERE s.site_id IN (SELECT site_id FROM traj UNION SELECT site_id FROM close_ev
+                        UNION SELECT site_id FROM sec_ev)
+"""
 
-_PLACES = text(
-    """SELECT s.site_id, s.site_code, s.kind, s.name, s.lon, s.lat, s.district_code,
-              d.name_zh AS community_zh, d.name_en AS community_en
-       FROM sites s LEFT JOIN districts d ON d.code = s.district_code
-       WHERE s.site_id = ANY(:ids)"""
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
-_REFS = text("SELECT person_id, ref_encrypted FROM persons WHERE person_id = ANY(:ids)").bindparams(
-    bindparam("ids", type_=ARRAY(BigInteger)))
+def _epoch_us(sql: str) -> str:
+    """``_us(t)`` in the SQL above: a time as integer microseconds since the epoch (the
+    frames are built from these in one vectorised step)."""
+    return re.sub(r"_us\(((?:[^()]|\([^()]*\))*)\)", r"CAST(extract(epoch FROM \1) * 1000000 AS bigint)", sql)
+
+
+_TRACE = text(_epoch_us(_TRACE_SQL)).bindparams(bindparam("kinds", type_=ARRAY(Text)))
+
+_PLACE_COLUMNS = ["site_id", "site_code", "kind", "name", "lon", "lat", "district_code", "community_zh",
+                  "community_en"]
 
 
 @dataclass
@@ -166,31 +191,47 @@ class Trace:
         def iso(t: pd.Timestamp | datetime | None) -> str | None:
             return None if t is None or pd.isna(t) else pd.Timestamp(t).tz_convert(local_zone()).isoformat()
 
+        tr, cc, sc = self.trajectory, self.close_contacts, self.secondary_contacts
         return {
             "person": self.person,
             "is_case": self.is_case,
             "window": {"from": iso(self.window_from), "to": iso(self.window_to)},
             "trajectory": [
-                {"site_code": r.site_code, "site": r.site_name, "kind": r.site_kind, "scan_kind": r.scan_kind,
-                 "at": iso(r.scanned_at), "lon": r.lon, "lat": r.lat}
-                for r in self.trajectory.itertuples()
+                {"site_code": code, "site": name, "kind": kind, "scan_kind": scan_kind, "at": at, "lon": lon,
+                 "lat": lat}
+                for code, name, kind, scan_kind, at, lon, lat in zip(
+                    tr["site_code"].tolist(), tr["site_name"].tolist(), tr["site_kind"].tolist(),
+                    tr["scan_kind"].tolist(), _isos(tr["scanned_at"]), tr["lon"].tolist(), tr["lat"].tolist())
             ],
             "close_contacts": [
-                {"person": r.person, "first_exposure": iso(r.first_exposure), "isolated_at": iso(r.isolated_at),
-                 "exposures": r.exposures}
-                for r in self.close_contacts.itertuples()
+                {"person": person, "first_exposure": first, "isolated_at": isolated, "exposures": exposures}
+                for person, first, isolated, exposures in zip(
+                    cc["person"].tolist(), _isos(cc["first_exposure"]), _isos(cc["isolated_at"]),
+                    cc["exposures"].tolist())
             ],
             "secondary_contacts": [
-                {"person": r.person, "via": r.via, "exposures": r.exposures}
-                for r in self.secondary_contacts.itertuples()
+                {"person": person, "via": via, "exposures": exposures}
+                for person, via, exposures in zip(sc["person"].tolist(), sc["via"].tolist(),
+                                                  sc["exposures"].tolist())
             ],
             "rules_version": self.rules_version,
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+        return orjson.dumps(self.to_dict(), default=str).decode("utf-8")
 
+
+def _isos(times: pd.Series) -> list[str | None]:
+    """Local ISO 8601 texts of a column of times (None for missing)."""
+    if times.empty:
+        return []
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(local_zone())
+    return [None if t is pd.NaT else t.isoformat() for t in local]
+
+
+_SETTINGS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
+                 "set_config('TimeZone', :tz, true)")
 
 _PARTITIONS = text(
     """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -218,12 +259,14 @@ def newest_scan(conn: Connection, before: datetime | None = None) -> datetime | 
 def _window(conn: Connection, row, at: datetime | None, rules: Rules) -> tuple[bool, datetime, datetime | None]:  # noqa: ANN001
     before = timedelta(days=rules.exposure.days_before_sample)
     if row is not None and row.sampled_at is not None:
-        start = row.sampled_at - before
-        end = row.isolated_at
+        # the session speaks the district's zone (see _SETTINGS); times leave in UTC as elsewhere
+        start = row.sampled_at.astimezone(timezone.utc) - before
+        end = row.isolated_at.astimezone(timezone.utc) if row.isolated_at is not None else None
         if at is not None and (end is None or at < end):
             end = at
         return True, start, end
-    end = at or newest_scan(conn) or datetime.now().astimezone()
+    newest = newest_scan(conn) if at is None else None
+    end = at or (newest.astimezone(timezone.utc) if newest else None) or datetime.now().astimezone()
     return False, end - before, end
 
 
@@ -237,6 +280,9 @@ def prepared(conn: Connection) -> Iterator[None]:
         yield
         return
     raw.prepare_threshold = 0
+    if not getattr(raw, "_sandtable_orjson", False):  # JSON columns parsed by orjson (3-5x json)
+        psycopg.types.json.set_json_loads(orjson.loads, raw)
+        raw._sandtable_orjson = True
     try:
         yield
     finally:
@@ -271,7 +317,8 @@ def trace(
 
     with engine.begin() as conn, prepared(conn):
         # generic plans: a plan per pooled connection, partitions pruned at execution
-        conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        # evidence times are formatted by the server, in the district's zone
+        conn.execute(_SETTINGS, {"tz": str(local_zone())})
         info = conn.execute(_CASE, {"pid": pid, "at": at_t, "before": before}).one_or_none()
         is_case, w0, w1 = _window(conn, info, at_t, rules)
         if window is not None:
@@ -281,14 +328,7 @@ def trace(
         rows = conn.execute(_TRACE, {
             "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
         }).all()
-        ids = {r.person_id for r in rows} | {r.via for r in rows if r.via is not None} | {pid}
-        refs = {int(r.person_id): pseudo.decrypt(r.ref_encrypted)
-                for r in conn.execute(_REFS, {"ids": sorted(ids)})}
-        site_ids = sorted({r.site_id for r in rows if r.site_id is not None})
-        places = pd.DataFrame(conn.execute(_PLACES, {"ids": site_ids}).mappings().all(),
-                              columns=["site_id", "site_code", "kind", "name", "lon", "lat", "district_code",
-                                       "community_zh", "community_en"])
-        result = _assemble(person, pid, is_case, w0, w1, rows, refs, places, rules)
+        result = _assemble(person, pid, is_case, w0, w1, rows, pseudo, rules)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         write_audit(conn, viewer, "trace", person_id=pid, purpose=purpose,
                     rows=len(result.close_contacts) + len(result.secondary_contacts),
@@ -298,67 +338,73 @@ def trace(
     return result
 
 
-@functools.lru_cache(maxsize=65536)
-def _iso(t: datetime | None) -> str | None:
-    """Local ISO 8601 text of a time (memoised: evidence repeats the same scan times)."""
-    return None if t is None else t.astimezone(local_zone()).isoformat()
+def _times(values: list) -> pd.Series:
+    """Times from integer microseconds since the epoch (None: missing)."""
+    return pd.Series(pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True))
 
 
 def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime | None, rows: list,
-              refs: dict[int, str], places: pd.DataFrame, rules: Rules) -> Trace:
-    """Build the result frames from the raw rows (plain Python: a few thousand rows at most)."""
-    site = {int(r.site_id): r for r in places.itertuples(index=False)}
+              pseudo: Pseudonymiser, rules: Rules) -> Trace:
+    """Build the result frames from the aggregated rows (one per contact, place or scan)."""
+    refs: dict[int, str] = {}
+    decrypt = pseudo.decrypt
+    traj, close, secondary, site = [], [], [], {}
+    for part, person_id, blob, t1, t2, ids, doc in rows:
+        if blob is not None:
+            refs[person_id] = decrypt(blob)
+        if part == "secondary":
+            secondary.append((person_id, t1, ids, doc))
+        elif part == "close":
+            close.append((person_id, t1, t2, doc))
+        elif part == "trajectory":
+            traj.append((t1, ids[0], doc))
+        elif part == "place":
+            site[person_id] = doc
 
     def ref(p: int) -> str:
-        return refs.get(int(p), str(int(p)))
+        return refs.get(p) or str(p)
 
-    traj = sorted((r for r in rows if r.part == "trajectory"), key=lambda r: r.t1)
+    traj.sort()
+    tsite = [site[i] for _, i, _ in traj]
     trajectory = pd.DataFrame({
-        "scanned_at": pd.to_datetime([r.t1 for r in traj], utc=True),
-        "site_code": [site[r.site_id].site_code for r in traj],
-        "site_name": [site[r.site_id].name for r in traj],
-        "site_kind": [site[r.site_id].kind for r in traj],
-        "scan_kind": [r.note for r in traj],
-        "lon": [site[r.site_id].lon for r in traj],
-        "lat": [site[r.site_id].lat for r in traj],
+        "scanned_at": _times([t for t, _, _ in traj]),
+        "site_code": [s["site_code"] for s in tsite],
+        "site_name": [s["name"] for s in tsite],
+        "site_kind": [s["kind"] for s in tsite],
+        "scan_kind": [k for _, _, k in traj],
+        "lon": pd.Series([s["lon"] for s in tsite], dtype="float64"),
+        "lat": pd.Series([s["lat"] for s in tsite], dtype="float64"),
     })
 
-    isolated = {r.person_id: (r.t1, r.t2) for r in rows if r.part == "isolated"}
-    close_ev: dict[int, list] = {}
-    for r in sorted((r for r in rows if r.part == "close"), key=lambda r: (r.t2, r.t1)):
-        close_ev.setdefault(r.person_id, []).append(
-            {"site_code": site[r.site_id].site_code, "index_at": _iso(r.t1), "contact_at": _iso(r.t2)})
-    close = pd.DataFrame(
-        [{"person": ref(p), "person_id": p, "first_exposure": isolated[p][0], "isolated_at": isolated[p][1],
-          "exposures": ev} for p, ev in close_ev.items()],
-        columns=["person", "person_id", "first_exposure", "isolated_at", "exposures"])
-    if not close.empty:
-        for col in ("first_exposure", "isolated_at"):
-            close[col] = pd.to_datetime(close[col], utc=True)
-        close = close.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
+    close_df = pd.DataFrame({
+        "person": [ref(p) for p, _, _, _ in close],
+        "person_id": pd.array([p for p, _, _, _ in close], dtype="Int64"),
+        "first_exposure": _times([t for _, t, _, _ in close]),
+        "isolated_at": _times([t for _, _, t, _ in close]),
+        "exposures": [d for _, _, _, d in close],
+    })
+    close_df = close_df.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
 
-    sec_ev: dict[int, list] = {}
-    for r in sorted((r for r in rows if r.part == "secondary"), key=lambda r: (r.t2, r.t1)):
-        sec_ev.setdefault(r.person_id, []).append(
-            {"via": ref(r.via), "site_code": site[r.site_id].site_code, "via_at": _iso(r.t1),
-             "contact_at": _iso(r.t2), "_t": r.t2})
-    sec_rows = []
-    for p, ev in sec_ev.items():
-        first = ev[0].pop("_t")
-        for e in ev[1:]:
-            e.pop("_t")
-        sec_rows.append({"person": ref(p), "person_id": p, "via": sorted({e["via"] for e in ev}),
-                         "first_exposure": first, "exposures": ev})
-    secondary = pd.DataFrame(sec_rows, columns=["person", "person_id", "via", "first_exposure", "exposures"])
-    if not secondary.empty:
-        secondary["first_exposure"] = pd.to_datetime(secondary["first_exposure"], utc=True)
-        secondary = secondary.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
-    for df in (close, secondary):
-        df["person_id"] = pd.array(df["person_id"].tolist(), dtype="Int64")
+    vias = []
+    for _, _, ids, doc in secondary:
+        for e in doc:
+            e["via"] = ref(e["via"])
+        vias.append([ref(ids[0])] if len(ids) == 1 else sorted(ref(v) for v in ids))
+    sec_df = pd.DataFrame({
+        "person": [ref(p) for p, _, _, _ in secondary],
+        "person_id": pd.array([p for p, _, _, _ in secondary], dtype="Int64"),
+        "via": vias,
+        "first_exposure": _times([t for _, t, _, _ in secondary]),
+        "exposures": [d for _, _, _, d in secondary],
+    })
+    sec_df = sec_df.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
 
-    gplaces = gpd.GeoDataFrame(places, geometry=gpd.points_from_xy(places["lon"], places["lat"]), crs="EPSG:4326")
+    pframe = pd.DataFrame([{"site_id": k, **v} for k, v in site.items()], columns=_PLACE_COLUMNS)
+    gplaces = gpd.GeoDataFrame(pframe, geometry=gpd.points_from_xy(pframe["lon"].astype("float64"),
+                                                                    pframe["lat"].astype("float64")),
+                               crs="EPSG:4326")
     return Trace(
         person=refs.get(pid, person), person_id=pid, is_case=is_case, window_from=w0,
-        window_to=w1 if w1 is not None else pd.NaT, trajectory=trajectory, close_contacts=close,
-        secondary_contacts=secondary, places=gplaces, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
+        window_to=w1 if w1 is not None else pd.NaT, trajectory=trajectory, close_contacts=close_df,
+        secondary_contacts=sec_df, places=gplaces, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
     )

@@ -23,6 +23,7 @@ Everything is computed in one round trip of SQL on the indexes
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ import geopandas as gpd
 import networkx as nx
 import orjson
 import psycopg.types.json
+import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -162,10 +164,17 @@ class Trace:
     trajectory: pd.DataFrame
     close_contacts: pd.DataFrame
     secondary_contacts: pd.DataFrame
-    places: gpd.GeoDataFrame
     elapsed_ms: float
     rules_version: str
     _refs: dict[int, str] = field(default_factory=dict, repr=False)
+    _place_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    @functools.cached_property
+    def places(self) -> gpd.GeoDataFrame:
+        """The places involved (trajectory and evidence), as points (built on first use)."""
+        p = self._place_rows
+        return gpd.GeoDataFrame(p, geometry=gpd.points_from_xy(p["lon"].astype("float64"),
+                                                               p["lat"].astype("float64")), crs="EPSG:4326")
 
     def ref(self, person_id: int) -> str:
         return self._refs.get(int(person_id), str(person_id))
@@ -339,8 +348,9 @@ def trace(
 
 
 def _times(values: list) -> pd.Series:
-    """Times from integer microseconds since the epoch (None: missing)."""
-    return pd.Series(pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True))
+    """Times from integer microseconds since the epoch (None: missing; float64 holds
+    these integers exactly)."""
+    return pd.Series(pd.DatetimeIndex(np.array(values, dtype="float64").astype("datetime64[us]"), tz="UTC"))
 
 
 def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime | None, rows: list,
@@ -376,35 +386,37 @@ def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime |
         "lat": pd.Series([s["lat"] for s in tsite], dtype="float64"),
     })
 
+    # sorted here (by first exposure, then reference): cheaper than sorting the frames
+    close = sorted(((t1, ref(p), p, t2, doc) for p, t1, t2, doc in close), key=lambda c: (c[0], c[1]))
     close_df = pd.DataFrame({
-        "person": [ref(p) for p, _, _, _ in close],
-        "person_id": pd.array([p for p, _, _, _ in close], dtype="Int64"),
-        "first_exposure": _times([t for _, t, _, _ in close]),
-        "isolated_at": _times([t for _, _, t, _ in close]),
-        "exposures": [d for _, _, _, d in close],
+        "person": [c[1] for c in close],
+        "person_id": pd.array([c[2] for c in close], dtype="Int64"),
+        "first_exposure": _times([c[0] for c in close]),
+        "isolated_at": _times([c[3] for c in close]),
+        "exposures": [c[4] for c in close],
     })
-    close_df = close_df.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
 
-    vias = []
-    for _, _, ids, doc in secondary:
+    get = refs.get
+    rows2 = []
+    for p, t1, ids, doc in secondary:
         for e in doc:
-            e["via"] = ref(e["via"])
-        vias.append([ref(ids[0])] if len(ids) == 1 else sorted(ref(v) for v in ids))
+            e["via"] = get(e["via"]) or str(e["via"])
+        via = [ref(ids[0])] if len(ids) == 1 else sorted(ref(v) for v in ids)
+        rows2.append((t1, ref(p), p, via, doc))
+    rows2.sort(key=lambda c: (c[0], c[1]))
     sec_df = pd.DataFrame({
-        "person": [ref(p) for p, _, _, _ in secondary],
-        "person_id": pd.array([p for p, _, _, _ in secondary], dtype="Int64"),
-        "via": vias,
-        "first_exposure": _times([t for _, t, _, _ in secondary]),
-        "exposures": [d for _, _, _, d in secondary],
+        "person": [c[1] for c in rows2],
+        "person_id": pd.array([c[2] for c in rows2], dtype="Int64"),
+        "via": [c[3] for c in rows2],
+        "first_exposure": _times([c[0] for c in rows2]),
+        "exposures": [c[4] for c in rows2],
     })
-    sec_df = sec_df.sort_values(["first_exposure", "person"], kind="stable").reset_index(drop=True)
 
-    pframe = pd.DataFrame([{"site_id": k, **v} for k, v in site.items()], columns=_PLACE_COLUMNS)
-    gplaces = gpd.GeoDataFrame(pframe, geometry=gpd.points_from_xy(pframe["lon"].astype("float64"),
-                                                                    pframe["lat"].astype("float64")),
-                               crs="EPSG:4326")
+    docs = list(site.values())
+    pframe = pd.DataFrame({"site_id": list(site), **{c: [d[c] for d in docs] for c in _PLACE_COLUMNS[1:]}},
+                          columns=_PLACE_COLUMNS)
     return Trace(
         person=refs.get(pid, person), person_id=pid, is_case=is_case, window_from=w0,
         window_to=w1 if w1 is not None else pd.NaT, trajectory=trajectory, close_contacts=close_df,
-        secondary_contacts=sec_df, places=gplaces, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
+        secondary_contacts=sec_df, _place_rows=pframe, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
     )

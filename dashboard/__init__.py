@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["create_app", "serve", "AppContext", "DataProvider"]
+__all__ = ["create_app", "serve", "AppContext", "DataProvider", "current_viewer"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dashboard.app import AppContext, create_app
+    from dashboard.app import AppContext, create_app, current_viewer
     from dashboard.provider import DataProvider
     from dashboard.server import serve
 
 
 def __getattr__(name: str):  # noqa: ANN202
-    if name in ("create_app", "AppContext"):
+    if name in ("create_app", "AppContext", "current_viewer"):
         from dashboard import app
 
         return getattr(app, name)

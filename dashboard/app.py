@@ -1,4 +1,10 @@
-"""The app factory: :func:`create_app` builds one Dash app with its own provider and cache.
+"""The app factory: :func:`create_app` builds one Dash app with its own providers and cache.
+
+Who is asking is decided per request (:mod:`dashboard.auth`): by default every route
+needs a login, and :func:`current_viewer` is the logged-in account's
+``Viewer(name, role)``. The data of each role comes from that role's
+:class:`DataProvider` (one cache, keys holding the role), so every screen of a role
+shares one query per panel per tick, and no role is ever served another role's answer.
 
 Pages are registered with ``dash.register_page`` (one module each under
 ``dashboard.pages``); callbacks are registered on the app instance (not globally), so
@@ -9,6 +15,8 @@ JavaScript, the CSS in ``dashboard/assets``, no CDN, no web font.
 
 from __future__ import annotations
 
+import inspect
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,34 +24,94 @@ from pathlib import Path
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy.engine import Engine
 
 from analytics.access import Viewer
 from dashboard import i18n
+from dashboard.auth import AuthConfig, Gate, request_viewer
 from dashboard.i18n import t
 from dashboard.ids import Shell
 from dashboard.provider import DataProvider, make_cache
 from dashboard.theme import Theme, theme_for
+from geodata.errors import AccessDenied
 
-__all__ = ["create_app", "AppContext", "current_context", "DEFAULT_VIEWER"]
+__all__ = ["create_app", "AppContext", "current_context", "current_viewer", "Providers"]
 
 ASSETS = Path(__file__).parent / "assets"
 CONFIG_KEY = "SANDTABLE_DASHBOARD"
-DEFAULT_VIEWER = Viewer(name="dashboard", role="command")
+#: Dash 4 can serve its callbacks to AI agents (MCP, ``DASH_MCP_ENABLED``): never here.
+_NO_MCP = {"enable_mcp": False} if "enable_mcp" in inspect.signature(Dash).parameters else {}
+
+
+class Providers:
+    """One :class:`DataProvider` per role, made on first use, sharing one cache (whose
+    keys hold the role). A role's provider asks the analytics API as
+    ``Viewer("dashboard:<role>", role)`` (aggregates are the role's, not a person's);
+    a trace is made as the person asking."""
+
+    def __init__(self, make: Callable[[Viewer], DataProvider], fixed: Viewer | None = None) -> None:
+        self._make = make
+        self._fixed = fixed
+        self._by_role: dict[str, DataProvider] = {}
+        self._lock = threading.Lock()
+
+    def for_role(self, role: str) -> DataProvider:
+        provider = self._by_role.get(role)
+        if provider is None:
+            with self._lock:
+                provider = self._by_role.get(role)
+                if provider is None:
+                    if self._fixed is not None and self._fixed.role == role:
+                        viewer = self._fixed
+                    else:
+                        viewer = Viewer(f"dashboard:{role}", role)
+                    provider = self._by_role[role] = self._make(viewer)
+        return provider
+
+    def all(self) -> list[DataProvider]:
+        with self._lock:
+            return list(self._by_role.values())
+
+    def stop(self) -> None:
+        for provider in self.all():
+            provider.stop()
 
 
 @dataclass(frozen=True)
 class AppContext:
-    """What every page and callback of one app needs: the provider and the settings."""
+    """What every page and callback of one app needs: the providers and the settings.
 
-    provider: DataProvider
-    viewer: Viewer
+    ``viewer`` is the viewer of the current request (:func:`current_viewer`; in the
+    no-login mode, ``open_viewer``); ``provider`` is that viewer's role's provider."""
+
+    providers: Providers
     wall: bool
     lang: str
     refresh_s: float
     rotate_s: float
     theme: Theme
+    open_viewer: Viewer | None = None
+    gate: Gate | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        viewer = request_viewer()
+        if viewer is not None:
+            return viewer
+        if self.open_viewer is not None:
+            return self.open_viewer
+        msg = "no one is logged in here (a page or callback outside a request)"
+        raise AccessDenied(msg)
+
+    @property
+    def provider(self) -> DataProvider:
+        return self.providers.for_role(self.viewer.role)
+
+    @property
+    def login(self) -> bool:
+        """True when the app requires a login (False: the no-login development mode)."""
+        return self.open_viewer is None
 
     @property
     def scale(self) -> float:
@@ -54,6 +122,21 @@ class AppContext:
 def current_context() -> AppContext:
     """The context of the app serving the current request (page layouts use this)."""
     return current_app.config[CONFIG_KEY]
+
+
+def current_viewer() -> Viewer:
+    """The viewer of the current request: the logged-in account's ``Viewer(name, role)``
+    (the role read from the accounts at this request), or the fixed viewer of an app
+    made without login. Raises :class:`AccessDenied` when there is none (outside a
+    request of an app that requires login). Pages, callbacks and Flask routes added to
+    the app use this to ask the analytics API as the person asking."""
+    viewer = request_viewer()
+    if viewer is not None:
+        return viewer
+    if has_app_context() and CONFIG_KEY in current_app.config:
+        return current_context().viewer
+    msg = "no viewer: not inside a request of the dashboard"
+    raise AccessDenied(msg)
 
 
 _CLOCK_JS = """
@@ -104,7 +187,8 @@ def _title(key: str) -> str:
 def create_app(
     *,
     engine: Engine | None = None,
-    viewer: Viewer = DEFAULT_VIEWER,
+    viewer: Viewer | None = None,
+    auth: AuthConfig | None = None,
     wall: bool = False,
     lang: str | None = None,
     refresh_s: float = 30.0,
@@ -113,7 +197,13 @@ def create_app(
     clock: Callable[[], float] = time.time,
     warm_ahead: bool = True,
 ) -> Dash:
-    """A Dash app showing the database behind ``engine`` (default: sandtable's) to ``viewer``.
+    """A Dash app showing the database behind ``engine`` (default: sandtable's).
+
+    Every route needs a login (:mod:`dashboard.auth`; ``auth`` the sessions' settings,
+    default :meth:`AuthConfig.from_settings`), and each request is answered for the
+    logged-in account. ``viewer`` instead makes an app **without login** in which every
+    request runs as that viewer: for development on 127.0.0.1 and for tests
+    (:func:`dashboard.serve` refuses to serve it on any other address).
 
     ``wall``: the screen-wall mode (dark, large type, no controls, Chinese unless
     ``lang`` says otherwise). ``refresh_s``: how often every screen refreshes, which is
@@ -125,9 +215,12 @@ def create_app(
     """
     from dashboard.pages import PAGE_MODULES, not_found_404
 
-    if not isinstance(viewer, Viewer):
+    if viewer is not None and not isinstance(viewer, Viewer):
         msg = f"viewer must be an analytics.access.Viewer, got {type(viewer).__name__}"
         raise TypeError(msg)
+    if viewer is not None and auth is not None:
+        msg = "give either viewer (no login) or auth (logins), not both"
+        raise ValueError(msg)
     if lang is not None and lang not in i18n.LANGS:
         msg = f"lang must be one of {i18n.LANGS!r}, got {lang!r}"
         raise ValueError(msg)
@@ -148,12 +241,23 @@ def create_app(
         title=t("app.title", lang or i18n.DEFAULT_LANG),
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        **_NO_MCP,
     )
     cache = make_cache(app.server, cache_config, refresh_s=refresh_s)
-    provider = DataProvider(viewer=viewer, engine=engine, refresh_s=refresh_s, cache=cache, clock=clock,
+
+    def make_provider(v: Viewer) -> DataProvider:
+        return DataProvider(viewer=v, engine=engine, refresh_s=refresh_s, cache=cache, clock=clock,
                             warm_ahead=warm_ahead)
-    ctx = AppContext(provider=provider, viewer=viewer, wall=wall, lang=lang or i18n.DEFAULT_LANG,
-                     refresh_s=refresh_s, rotate_s=rotate_s if wall else 0.0, theme=theme_for(wall))
+
+    providers = Providers(make_provider, fixed=viewer)
+    if auth is None and viewer is None:
+        auth = AuthConfig.from_settings()
+    restricted = {f"{m.KEY}-": tuple(m.ROLES) for m in PAGE_MODULES if getattr(m, "ROLES", None)}
+    gate = Gate(app, engine=engine, config=auth, open_viewer=viewer, default_lang=lang or i18n.DEFAULT_LANG,
+                restricted=restricted)
+    gate.install()
+    ctx = AppContext(providers=providers, wall=wall, lang=lang or i18n.DEFAULT_LANG, refresh_s=refresh_s,
+                     rotate_s=rotate_s if wall else 0.0, theme=theme_for(wall), open_viewer=viewer, gate=gate)
     app.server.config[CONFIG_KEY] = ctx
 
     for module in PAGE_MODULES:

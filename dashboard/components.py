@@ -10,6 +10,7 @@ import pandas as pd
 from dash import dcc, html
 
 from dashboard import i18n
+from dashboard.auth import logged_in, request_viewer
 from dashboard.i18n import t
 from dashboard.ids import Shell
 from dashboard.theme import Theme
@@ -48,6 +49,11 @@ def shell(*, page: str, lang: str, default_lang: str, wall: bool, viewer_role: s
     switch = [] if wall else [
         html.A(t("lang.switch", lang), href=_href(here, other, default_lang), className="st-lang", lang=other),
     ]
+    viewer = request_viewer()
+    if not wall and viewer is not None and logged_in():  # the account, and a way out (a full page load)
+        switch.append(html.Div([html.Span(viewer.name, className="st-user-name"),
+                                html.A(t("nav.logout", lang), href=f"/logout?lang={lang}", className="st-logout")],
+                               className="st-user"))
     return html.Div([
         dcc.Store(id=Shell.LANG, data=lang),
         html.Header([

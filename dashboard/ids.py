@@ -54,6 +54,7 @@ class Tracing(StrEnum):
     EXPORT = "tracing-export"
     DOWNLOAD = "tracing-download"
     RESULT = "tracing-result"
+    LOOKUPS = "tracing-lookups"
 
 
 @unique

@@ -40,7 +40,7 @@ import analytics
 from analytics import checkpoints as cp
 from analytics import isolation as iso
 from analytics import sites as st
-from analytics.access import Viewer
+from analytics.access import Viewer, own_lookups, require_purpose, write_audit
 from dashboard.geo import Basemap, basemap
 from geodata.errors import AccessDenied, DatabaseUnavailable
 
@@ -49,13 +49,16 @@ __all__ = [
     "CheckpointSummaryRequest", "ThroughputRequest", "FunnelRequest", "IsolationStatusRequest",
     "IsolationDemandRequest", "IsolationSeriesRequest", "BriefingRequest", "OutlineRequest", "BasemapRequest",
     "SitesRequest",
-    "TraceRequest", "make_cache", "DB_DOWN_ERRORS",
+    "TraceRequest", "make_cache", "DB_DOWN_ERRORS", "ACTING_VIEWER",
 ]
 
 log = logging.getLogger("sandtable.dashboard")
 
 #: The tick being built ahead of time by the warmer (None: the clock's tick).
 _WARMING_TICK: ContextVar[int | None] = ContextVar("sandtable_warming_tick", default=None)
+#: The viewer a refresh-ahead job builds views for (outside any request): the role's
+#: provider sets it, so that page code asking ``ctx.provider`` finds that provider.
+ACTING_VIEWER: ContextVar[Viewer | None] = ContextVar("sandtable_acting_viewer", default=None)
 
 T = TypeVar("T")
 
@@ -67,9 +70,11 @@ DB_DOWN_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.Timeout
 # --- requests -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Request:
-    """A question to the analytics API. ``static`` answers live longer than a tick."""
+    """A question to the analytics API. ``static`` answers live longer than a tick;
+    ``keep_last``: the last good answer is kept to show while the database is away."""
 
     static: ClassVar[bool] = False
+    keep_last: ClassVar[bool] = True
 
     def run(self, viewer: Viewer, engine: Engine | None) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -208,8 +213,10 @@ class SitesRequest(Request):
 
 @dataclass(frozen=True)
 class TraceRequest(Request):
-    """Not cached by tick: every trace is a new, audited look at a person."""
+    """Not cached by tick: every trace is a new, audited look at a person (and no last
+    answer is kept: a trace is never shown again without its own audit record)."""
 
+    keep_last: ClassVar[bool] = False
     person: str
     purpose: str
 
@@ -356,11 +363,13 @@ class DataProvider:
             hot = [(name, key, build) for (name, _), (key, build, _) in self._hot.items()]
         def one(name: str, key: object, build: Callable[[], Any]) -> None:
             token = _WARMING_TICK.set(tick)
+            acting = ACTING_VIEWER.set(self.viewer)
             try:
                 self.memo(name, key, build)
             except Exception:  # noqa: BLE001 - the screen that asks will see the error itself
                 log.exception("warming %s failed", name)
             finally:
+                ACTING_VIEWER.reset(acting)
                 _WARMING_TICK.reset(token)
 
         if len(hot) <= 1:
@@ -422,17 +431,17 @@ class DataProvider:
                 self._locks.pop(key, None)
         return hit
 
-    def _compute(self, request: Request) -> Fetched:
+    def _compute(self, request: Request, viewer: Viewer | None = None) -> Fetched:
         name = type(request).__name__
         started = time.perf_counter()
         try:
-            value = request.run(self.viewer, self.engine)
+            value = request.run(viewer or self.viewer, self.engine)
         except AccessDenied:
             raise
         except DB_DOWN_ERRORS as err:
             self._count(f"{name}:failed")
             log.warning("database unavailable for %s: %s", name, _one_line(err))
-            last = self.cache.get(self._last_key(request))
+            last = self.cache.get(self._last_key(request)) if request.keep_last else None
             if last is not None:
                 return Fetched(last.value, last.fetched_at, stale=True, error=_one_line(err))
             return Fetched(None, self.clock(), stale=True, error=_one_line(err))
@@ -444,7 +453,8 @@ class DataProvider:
         self._count(name, ms)
         log.debug("%s computed in %.0f ms", name, ms)
         fetched = Fetched(value, self.clock())
-        self.cache.set(self._last_key(request), fetched, timeout=86_400)
+        if request.keep_last:
+            self.cache.set(self._last_key(request), fetched, timeout=86_400)
         return fetched
 
     def _count(self, name: str, ms: float = 0.0) -> None:
@@ -469,20 +479,43 @@ class DataProvider:
         return Anchor(day=as_of.astimezone(zone()).date(), as_of=as_of, end=as_of), fetched
 
     # -- tracing: audited every time, kept under a random token for the CSV export
-    def trace(self, request: TraceRequest, *, keep_s: float = 1800) -> tuple[str | None, Fetched]:
-        """Trace now (never from the cache); the result is kept ``keep_s`` seconds under
-        the returned token so that the export gives exactly what was shown."""
-        fetched = self._compute(request)
+    def trace(self, request: TraceRequest, *, viewer: Viewer | None = None,
+              keep_s: float = 1800) -> tuple[str | None, Fetched]:
+        """Trace now, as ``viewer`` (the person asking: the audit record names them;
+        default this provider's viewer), never from the cache. A blank purpose is refused
+        (:class:`AccessDenied`) before anything is read. The result is kept ``keep_s``
+        seconds under the returned token, for that viewer only, so that the export gives
+        exactly what was shown."""
+        viewer = viewer or self.viewer
+        require_purpose(request.purpose, what="trace a person")
+        fetched = self._compute(request, viewer)
         if fetched.value is None:
             return None, fetched
         token = secrets.token_urlsafe(16)
-        self.cache.set(f"trace:{self.viewer.name}:{token}", fetched.value, timeout=int(keep_s))
+        self.cache.set(f"trace:{viewer.name}:{token}", (fetched.value, request.purpose.strip()), timeout=int(keep_s))
         return token, fetched
 
-    def traced(self, token: str | None) -> analytics.Trace | None:
-        if not token:
+    def kept(self, token: str | None, *, viewer: Viewer | None = None) -> tuple[analytics.Trace, str] | None:
+        """(trace, purpose) kept under ``token`` for ``viewer`` (None: expired, or someone else's)."""
+        if not token or not isinstance(token, str):
             return None
-        return self.cache.get(f"trace:{self.viewer.name}:{token}")
+        return self.cache.get(f"trace:{(viewer or self.viewer).name}:{token}")
+
+    def traced(self, token: str | None, *, viewer: Viewer | None = None) -> analytics.Trace | None:
+        hit = self.kept(token, viewer=viewer)
+        return hit[0] if hit else None
+
+    def audit(self, viewer: Viewer, action: str, *, person_id: int | None, purpose: str | None, rows: int | None,
+              detail: dict | None = None) -> None:
+        """Append an audit record (e.g. a trace's CSV export) through the analytics layer."""
+        from analytics._common import engine_or_default
+
+        with engine_or_default(self.engine).begin() as conn:
+            write_audit(conn, viewer, action, person_id=person_id, purpose=purpose, rows=rows, detail=detail)
+
+    def lookups(self, viewer: Viewer, limit: int = 10) -> list[dict]:
+        """The viewer's own recent views of named persons (never cached: it is theirs)."""
+        return own_lookups(viewer, engine=self.engine, limit=limit)
 
 
 def _one_line(err: BaseException) -> str:

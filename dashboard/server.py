@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dash import Dash
 from sqlalchemy.engine import Engine
 
-__all__ = ["serve", "running", "LOOPBACK", "check_debug", "dashboard_engine", "APP_ROLE"]
+__all__ = ["serve", "running", "LOOPBACK", "check_debug", "check_no_login", "dashboard_engine", "APP_ROLE"]
 
 #: The database role the dashboard connects as (migration 0003: reads, appends to the
 #: audit log, keeps the heatmap rollups fresh; nothing else).
@@ -20,6 +20,10 @@ APP_ROLE = "sandtable_app"
 log = logging.getLogger("sandtable.dashboard")
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+#: waitress passes ``X-Forwarded-*`` through untouched and never acts on them: the
+#: dashboard's access control (:mod:`dashboard.auth`) alone decides whom to believe
+#: (the configured trusted proxies), and the peer's address stays ``REMOTE_ADDR``.
+_PROXY_HEADERS = {"clear_untrusted_proxy_headers": False}
 
 
 def check_debug(host: str, debug: bool) -> None:
@@ -29,16 +33,32 @@ def check_debug(host: str, debug: bool) -> None:
         raise ValueError(msg)
 
 
+def check_no_login(host: str, app: Dash | None = None, *, no_login: bool | None = None) -> None:
+    """Refuse to serve an app without login (``create_app(viewer=...)``, ``--no-auth``) off loopback."""
+    if no_login is None:
+        from dashboard.app import CONFIG_KEY
+
+        ctx = app.server.config.get(CONFIG_KEY) if app is not None else None
+        no_login = ctx is not None and not ctx.login
+    if no_login and host not in LOOPBACK:
+        msg = (f"serving without login is refused on {host!r}: it is for development on 127.0.0.1 only "
+               "(create accounts with `sandtable users add`)")
+        raise ValueError(msg)
+
+
 def serve(app: Dash, *, host: str = "127.0.0.1", port: int = 8050, threads: int = 16, debug: bool = False) -> None:
-    """Serve ``app`` until interrupted (waitress; Dash's dev server only with ``debug`` on loopback)."""
+    """Serve ``app`` until interrupted (waitress; Dash's dev server only with ``debug`` on
+    loopback; an app without login only on loopback)."""
     check_debug(host, debug)
+    check_no_login(host, app)
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return
     from waitress import serve as waitress_serve
 
     log.info("serving the dashboard on http://%s:%d (waitress, %d threads)", host, port, threads)
-    waitress_serve(app.server, host=host, port=port, threads=threads, ident="sandtable", channel_timeout=120)
+    waitress_serve(app.server, host=host, port=port, threads=threads, ident="sandtable", channel_timeout=120,
+                   **_PROXY_HEADERS)
 
 
 def dashboard_engine(url: str, *, embedded: bool, **kwargs: object) -> Engine:
@@ -71,7 +91,7 @@ def running(app: Dash, *, host: str = "127.0.0.1", port: int = 0, threads: int =
     """Serve ``app`` with waitress in a background thread; yields its base URL (tests, benchmarks)."""
     from waitress import create_server
 
-    server = create_server(app.server, host=host, port=port, threads=threads, ident="sandtable")
+    server = create_server(app.server, host=host, port=port, threads=threads, ident="sandtable", **_PROXY_HEADERS)
     thread = threading.Thread(target=server.run, name="sandtable-waitress", daemon=True)
     thread.start()
     try:

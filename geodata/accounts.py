@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from geodata.errors import ConfigError
 
 __all__ = ["Account", "add_user", "add_kiosk", "list_users", "disable_user", "verify_password", "verify_token",
-           "hash_password", "check_password", "ROLES"]
+           "hash_password", "check_password", "ROLES", "account", "set_password", "new_kiosk_token", "touch_login",
+           "audit_access"]
 
 ROLES = ("cdc", "command", "transport", "leader", "analyst")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -139,3 +141,59 @@ def verify_token(conn: Connection, token: str) -> tuple[str, str] | None:
     row = conn.execute(text("SELECT name, role FROM users WHERE token_hash = :t AND kiosk AND NOT disabled"),
                        {"t": _token_hash(token)}).one_or_none()
     return (row.name, row.role) if row else None
+
+
+def account(conn: Connection, name: str) -> Account | None:
+    """The account called ``name`` (None when there is none): one primary-key lookup,
+    which the dashboard makes on every request so that a disabled account's session
+    ends at its next request."""
+    if not _NAME.match(name or ""):
+        return None
+    row = conn.execute(text("SELECT name, role, kiosk, disabled, created_at, last_login FROM users WHERE name = :n"),
+                       {"n": name}).one_or_none()
+    return Account(*row) if row else None
+
+
+def set_password(conn: Connection, name: str, role: str, password: str) -> bool:
+    """Create the account, or give the existing one this role and password and enable it
+    (``sandtable demo``'s account); returns True when it was created."""
+    _check(name, role)
+    hashed = hash_password(password)
+    created = conn.execute(text(
+        """INSERT INTO users (name, role, password_hash) VALUES (:n, :r, :h)
+           ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash,
+               token_hash = NULL, kiosk = false, disabled = false
+           RETURNING (xmax = 0)"""), {"n": name, "r": role, "h": hashed}).scalar_one()
+    return bool(created)
+
+
+def new_kiosk_token(conn: Connection, name: str) -> str:
+    """Create the kiosk account, or replace its token (the old one stops working); returns
+    the new token (shown once)."""
+    _check(name, "command")
+    token = secrets.token_urlsafe(32)
+    conn.execute(text(
+        """INSERT INTO users (name, role, token_hash, kiosk) VALUES (:n, 'command', :t, true)
+           ON CONFLICT (name) DO UPDATE SET role = 'command', token_hash = EXCLUDED.token_hash,
+               password_hash = NULL, kiosk = true, disabled = false"""), {"n": name, "t": _token_hash(token)})
+    return token
+
+
+def touch_login(conn: Connection, name: str) -> None:
+    """Record a successful login (``users list`` shows it)."""
+    conn.execute(text("UPDATE users SET last_login = now() WHERE name = :n"), {"n": name})
+
+
+_AUDIT = text(
+    """INSERT INTO audit_log (actor, role, action, purpose, detail)
+       VALUES (:actor, :role, :action, NULL, CAST(:detail AS jsonb))"""
+)
+
+
+def audit_access(conn: Connection, action: str, *, name: str | None, role: str | None,
+                 detail: dict | None = None) -> None:
+    """Append a login, logout or failed-login record to the audit log (never a password
+    or a token). Callers pass ``name=None`` for a name that is no account (it may be a
+    password typed into the wrong field): the actor is then ``?``."""
+    conn.execute(_AUDIT, {"actor": name if name and _NAME.match(name) else "?", "role": role or "-",
+                          "action": action, "detail": json.dumps(detail or {}, ensure_ascii=False, default=str)})

@@ -8,11 +8,13 @@ created on first use with mode 0600 (see :mod:`geodata.privacy`).
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
 
@@ -28,6 +30,13 @@ class Settings(BaseSettings):
     ``role``: the role of the command-line operator.
     ``log_level``: logging level of the command line and the server.
     ``timezone``: the district's local zone (feed times without an offset; local days).
+
+    The dashboard's sessions (:mod:`dashboard.auth`): ``session_hours`` (a login lasts
+    this long), ``kiosk_session_days`` (a wall screen's kiosk login), ``cookie_secure``
+    (``auto``: the cookie is ``Secure`` when the request came over https),
+    ``trust_proxy_header`` (off unless set: the header a reverse proxy puts the
+    authenticated account name in) and ``trusted_proxies`` (the addresses or networks
+    that header is honoured from; comma-separated).
     """
 
     model_config = SettingsConfigDict(env_prefix="SANDTABLE_", extra="ignore")
@@ -38,6 +47,36 @@ class Settings(BaseSettings):
     role: Role = "cdc"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     timezone: str = "Asia/Shanghai"
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 31)
+    kiosk_session_days: float = Field(default=30.0, gt=0, le=366)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    trust_proxy_header: str | None = None
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("trust_proxy_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+            msg = f"SANDTABLE_TRUST_PROXY_HEADER must be an HTTP header name (letters, digits, '-'), got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        out = []
+        for item in (str(x).strip() for x in items):
+            if not item:
+                continue
+            try:
+                out.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError as err:
+                msg = f"SANDTABLE_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                raise ValueError(msg) from err
+        return tuple(out)
 
     @field_validator("timezone")
     @classmethod

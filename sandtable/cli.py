@@ -252,14 +252,21 @@ def ingest(
 def trace(
     person_ref: Annotated[str, typer.Argument(help="The person's reference.")],
     at: Annotated[str | None, typer.Option(help="Time of interest (ISO 8601; default: the case's window).")] = None,
-    purpose: Annotated[str, typer.Option(help="Why: a case number or a reason (audited).")] = "cli",
+    purpose: Annotated[str | None, typer.Option(help="Why: a case number or a reason (required; audited).")
+                       ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Trace a person: trajectory, close and secondary contacts with evidence."""
     from analytics import trace as do_trace
-    from analytics.access import CLI_VIEWER
+    from analytics.access import CLI_VIEWER, require, require_purpose
 
-    res = do_trace(person_ref, at=at, viewer=CLI_VIEWER(), purpose=purpose)
+    viewer = CLI_VIEWER()
+    require(viewer, "cdc", what="trace a person")
+    try:
+        purpose = require_purpose(purpose, what="trace a person")
+    except SandtableError as err:
+        raise SandtableError(f"{err} (--purpose)") from err
+    res = do_trace(person_ref, at=at, viewer=viewer, purpose=purpose)
     if as_json:
         typer.echo(res.to_json())
         return
@@ -412,49 +419,90 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8050,
     wall: Annotated[bool, typer.Option(help="Screen-wall mode: dark, large type, no controls, Chinese.")] = False,
     lang: Annotated[str | None, typer.Option(help="zh or en (default zh).")] = None,
-    role: Annotated[str, typer.Option(help="The role the screens run as: command, cdc, transport, leader, analyst."
-                                      )] = "command",
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Development only, refused off 127.0.0.1: no login, "
+                                          "every screen runs as --role.")] = False,
+    role: Annotated[str | None, typer.Option(help="With --no-auth only: the role every screen runs as "
+                                             "(default command). With login, the role is the account's.")] = None,
+    trust_proxy_header: Annotated[str | None, typer.Option(
+        "--trust-proxy-header", help="Single sign-on: trust this header (e.g. X-Remote-User) naming the account a "
+        "reverse proxy has authenticated; needs --trusted-proxy. Off by default.")] = None,
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        "--trusted-proxy", help="Address or network of the reverse proxy whose header is trusted (repeatable).")
+    ] = None,
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes (also the shared cache's tick).")] = 30.0,
     rotate: Annotated[float, typer.Option(help="Wall only: rotate the heatmap measure every N seconds (0: off).")
                       ] = 0.0,
     threads: Annotated[int, typer.Option(help="Server threads.")] = 16,
     debug: Annotated[bool, typer.Option(help="Dash dev tools (development only; refused off 127.0.0.1).")] = False,
 ) -> None:
-    """Serve the Dash e-sandbox (waitress) on http://HOST:PORT."""
+    """Serve the Dash e-sandbox (waitress) on http://HOST:PORT; every page needs a login."""
     import socket
 
     from analytics.access import ROLES, Viewer
     from dashboard import create_app
+    from dashboard.auth import AuthConfig
     from dashboard.i18n import LANGS
-    from dashboard.server import check_debug, dashboard_engine
+    from dashboard.server import check_debug, check_no_login, dashboard_engine
     from dashboard.server import serve as run_server
     from geodata.db import database_url
     from geodata.settings import get_settings
 
-    if role not in ROLES:
+    if role is not None and role not in ROLES:
         raise SandtableError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    if role is not None and not no_auth:
+        raise SandtableError("--role only goes with --no-auth (development): with login, each screen has the role "
+                             "of the account it logged in with (`sandtable users add NAME --role ROLE`)")
     if lang is not None and lang not in LANGS:
         raise SandtableError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
     if refresh < 1:
         raise SandtableError(f"--refresh must be at least 1 second, got {refresh:g}")
     if rotate < 0:
         raise SandtableError(f"--rotate must be >= 0, got {rotate:g}")
+    auth = None
     try:
         check_debug(host, debug)
+        check_no_login(host, no_login=no_auth)
+        if no_auth and (trust_proxy_header or trusted_proxy):
+            raise ValueError("--trust-proxy-header and --trusted-proxy need login (drop --no-auth)")
+        if not no_auth:
+            auth = AuthConfig.from_settings(proxy_header=trust_proxy_header,
+                                            trusted_proxies=tuple(trusted_proxy) if trusted_proxy else None)
     except ValueError as err:
         raise SandtableError(str(err)) from err
     url = database_url()  # starts the embedded cluster when it is down
     engine = dashboard_engine(url, embedded=not get_settings().database_url, pool_size=8, max_overflow=8,
                               connect_args={"connect_timeout": 5})
-    viewer = Viewer(name=f"dashboard:{socket.gethostname()}", role=role)
-    app = create_app(engine=engine, viewer=viewer, wall=wall, lang=lang, refresh_s=refresh, rotate_s=rotate)
+    viewer = Viewer(name=f"dashboard:{socket.gethostname()}", role=role or "command") if no_auth else None
+    app = create_app(engine=engine, viewer=viewer, auth=auth, wall=wall, lang=lang, refresh_s=refresh,
+                     rotate_s=rotate)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    typer.echo(f"dashboard: http://{shown}:{port}/  (role {role}, refresh {refresh:g} s"
+    if no_auth:
+        access = f"NO LOGIN: every screen is role {viewer.role} (development only)"
+    else:
+        access = "login required"
+        if auth.proxy_header:
+            access += f"; single sign-on via {auth.proxy_header} from {', '.join(auth.trusted_proxies)}"
+        _warn_without_accounts(engine)
+    typer.echo(f"dashboard: http://{shown}:{port}/  ({access}; refresh {refresh:g} s"
                f"{', wall' if wall else ''}; database {_describe_url(url)}); Ctrl+C stops it")
     try:
         run_server(app, host=host, port=port, threads=threads, debug=debug)
     except OSError as err:
         raise SandtableError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+
+
+def _warn_without_accounts(engine: object) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as conn:  # type: ignore[attr-defined]
+            n = conn.execute(text("SELECT count(*) FROM users WHERE NOT disabled")).scalar_one()
+    except SQLAlchemyError:
+        return
+    if not n:
+        typer.echo("no accounts yet: nobody can log in. Add one: `sandtable users add NAME --role cdc` "
+                   "(or `--role command --kiosk` for a wall screen)", err=True)
 
 
 @app.command()
@@ -502,10 +550,28 @@ def demo(
         for res in results:
             typer.echo(f"  {res.feed}: loaded {res.loaded:,}, duplicates {res.duplicates:,}, rejected {res.rejected:,}")
         typer.echo(f"ingested in {_time.perf_counter() - started:.0f} s")
+    _demo_logins(engine, port, wall)
     if no_serve:
         return
-    serve(host="127.0.0.1", port=port, wall=wall, lang=None, role="command", refresh=30.0, rotate=0.0, threads=16,
-          debug=False)
+    serve(host="127.0.0.1", port=port, wall=wall, lang=None, no_auth=False, role=None, trust_proxy_header=None,
+          trusted_proxy=None, refresh=30.0, rotate=0.0, threads=16, debug=False)
+
+
+def _demo_logins(engine: object, port: int, wall: bool) -> None:
+    """The demo's account ``demo`` (role cdc: every page, tracing included) with a new
+    random password each run, and with ``--wall`` a kiosk URL for the wall screen."""
+    import secrets
+
+    from geodata.accounts import new_kiosk_token, set_password
+
+    password = secrets.token_urlsafe(12)
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        set_password(conn, "demo", "cdc", password)
+        token = new_kiosk_token(conn, "demo-wall") if wall else None
+    typer.echo(f"log in at http://127.0.0.1:{port}/login as demo (role cdc) with the password {password}  "
+               "(a new one at each `sandtable demo`)")
+    if token:
+        typer.echo(f"the wall screen logs in once with http://127.0.0.1:{port}/login/kiosk?token={token}")
 
 
 @users_app.command("add")

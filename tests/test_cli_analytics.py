@@ -43,9 +43,17 @@ def test_trace_json(world: World, engine: Engine) -> None:
 
 
 def test_trace_human(world: World) -> None:
-    result = runner.invoke(app, ["trace", "210000200001011234"])
+    result = runner.invoke(app, ["trace", "210000200001011234", "--purpose", "case 8"])
     assert result.exit_code == 0, result.output
     assert "close contacts (密接): 5" in result.output and "secondary contacts (次密接): 1" in result.output
+
+
+def test_trace_needs_a_purpose(world: World, engine: Engine) -> None:
+    for purpose in ([], ["--purpose", "  "]):
+        result = runner.invoke(app, ["trace", "210000200001011234", *purpose])
+        assert result.exit_code != 0 and "purpose" in str(result.exception)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 0
 
 
 def test_trace_refused_for_other_roles(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

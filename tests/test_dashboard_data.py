@@ -21,8 +21,10 @@ from dashboard import create_app
 from dashboard.app import CONFIG_KEY, status
 from dashboard.components import KPI_TILES
 from dashboard.pages import briefing, checkpoints, isolation, sandbox, tracing
+from dashboard.auth import SESSION_COOKIE, AuthConfig
 from tests.test_dashboard_support import (  # noqa: F401 - fixtures
-    District, QueryCounter, callback_body, server_callbacks, set_home, simulated_district,
+    District, QueryCounter, callback_body, client_login, ensure_account, server_callbacks, set_home,
+    simulated_district,
 )
 
 pytestmark = pytest.mark.db
@@ -58,7 +60,10 @@ class Clock:
 
 
 def _app(**kwargs):  # noqa: ANN003, ANN202
-    """An app whose views are built on demand only (no refresh-ahead thread behind the test's back)."""
+    """An app whose views are built on demand only (no refresh-ahead thread behind the test's
+    back); without login, as ``COMMAND``, unless ``viewer`` or ``auth`` says otherwise."""
+    if "viewer" not in kwargs and "auth" not in kwargs:
+        kwargs["viewer"] = COMMAND
     return create_app(warm_ahead=False, **kwargs)
 
 
@@ -142,12 +147,20 @@ def test_tracing_is_refused_outside_cdc(dash_engine: Engine, district: District)
     assert "Not permitted" in _json(out["message"]) and out["token"] is None
 
 
-def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
-    """Through the HTTP callback endpoint, as browsers do: per refresh tick, the queries
-    the sandbox needs do not depend on how many screens ask."""
+def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine, district: District):
+    """Through the HTTP callback endpoint, as browsers do, logged in as two accounts of the
+    command role: per refresh tick, the queries the sandbox needs do not depend on how
+    many screens ask (each request also looks its account up: one primary-key lookup of
+    ``users``, counted apart)."""
     clock = Clock()
-    app = _app(engine=dash_engine, wall=True, refresh_s=30, clock=clock)
+    ensure_account(district.url, "screens-a", "command")
+    ensure_account(district.url, "screens-b", "command")
+    app = _app(engine=dash_engine, wall=True, refresh_s=30, clock=clock, auth=AuthConfig())
     client = app.server.test_client()
+    client_login(client, "screens-a")
+    other = app.server.test_client()
+    client_login(other, "screens-b")
+    cookies = [c.get_cookie(SESSION_COOKIE).value for c in (client, other)]
     deps = server_callbacks(client.get("/_dash-dependencies").get_json(), ("shell-", "sandbox-"))
     assert len(deps) == 4  # status, KPI tiles, map, side panels
     values = {("shell-tick", "n_intervals"): 1, ("sandbox-rotate", "n_intervals"): 0,
@@ -156,14 +169,15 @@ def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
               ("shell-viewport", "data"): [1920, 1080], ("shell-lang", "data"): "zh"}
     bodies = [callback_body(d, values) for d in deps]
 
-    def screen(errors: list) -> None:
+    def screen(errors: list, i: int = 0) -> None:
         c = app.server.test_client()
+        c.set_cookie(SESSION_COOKIE, cookies[i % 2])
         for body in bodies:
             r = c.post("/_dash-update-component", json=body)
             if r.status_code != 200:
                 errors.append((r.status_code, body["output"]))
 
-    counter = QueryCounter(dash_engine)
+    counter = QueryCounter(dash_engine, ignore="FROM users")
     try:
         errors: list = []
         screen(errors)  # warm-up: also loads the base map and the sites (kept 10 minutes)
@@ -173,7 +187,8 @@ def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
         one = counter.count - before
         clock.t += 30
         before = counter.count
-        threads = [threading.Thread(target=screen, args=(errors,)) for _ in range(20)]
+        lookups = counter.ignored
+        threads = [threading.Thread(target=screen, args=(errors, i)) for i in range(20)]
         for th in threads:
             th.start()
         for th in threads:
@@ -184,6 +199,35 @@ def test_twenty_screens_cost_the_queries_of_one(dash_engine: Engine):
     assert errors == []
     assert one > 0
     assert twenty == one, (one, twenty)
+    assert counter.ignored - lookups == 20 * len(bodies)  # the account, once per request
+
+
+def test_each_role_gets_its_own_answers_however_screens_are_logged_in(dash_engine: Engine, district: District):
+    """A cdc screen asking first in a tick does not hand its (unsuppressed) heatmap to a
+    command screen asking next: answers are cached per role, and each request is
+    answered for the role of the account that sent it."""
+    ensure_account(district.url, "roles-cdc", "cdc")
+    ensure_account(district.url, "roles-command", "command")
+    app = _app(engine=dash_engine, refresh_s=30, clock=Clock(), auth=AuthConfig())
+    cdc, command = app.server.test_client(), app.server.test_client()
+    client_login(cdc, "roles-cdc")
+    client_login(command, "roles-command")
+    dep = next(d for d in server_callbacks(cdc.get("/_dash-dependencies").get_json(), ("sandbox-map",)))
+    body = callback_body(dep, {("shell-tick", "n_intervals"): 1, ("sandbox-layers", "value"): ["heatmap"],
+                               ("sandbox-measure", "value"): "persons", ("sandbox-resolution", "value"): 10,
+                               ("sandbox-window", "value"): 72, ("shell-lang", "data"): "en"})
+
+    def persons(client) -> list[int]:  # noqa: ANN001
+        r = client.post("/_dash-update-component", json=body)
+        assert r.status_code == 200
+        fig = r.get_json()["response"]["sandbox-map"]["figure"]
+        heat = next(tr for tr in fig["data"] if tr.get("name") == "heatmap")
+        return [row[1] for row in heat["customdata"]]
+
+    seen_by_cdc, seen_by_command = persons(cdc), persons(command)
+    assert min(seen_by_cdc) < 5, "the district should have cells with fewer than k persons"
+    assert min(seen_by_command) >= 5 and seen_by_command != seen_by_cdc
+    assert persons(cdc) == seen_by_cdc  # and the cdc screen still gets its own
 
 
 def test_empty_database_shows_no_data_panels(sandtable_env, engine: Engine):

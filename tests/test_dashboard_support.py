@@ -118,18 +118,88 @@ def simulated_district(pg_server, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 class QueryCounter:
-    """Counts the statements an engine sends (``before_cursor_execute``)."""
+    """Counts the statements an engine sends (``before_cursor_execute``); statements
+    containing ``ignore`` (e.g. the per-request account lookup) are not counted."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, ignore: str | None = None) -> None:
         self.engine = engine
         self.count = 0
+        self.ignored = 0
+        self.ignore = ignore
         event.listen(engine, "before_cursor_execute", self._hit)
 
-    def _hit(self, *_: object) -> None:
-        self.count += 1
+    def _hit(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if self.ignore and self.ignore in statement:
+            self.ignored += 1
+        else:
+            self.count += 1
 
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._hit)
+
+
+# --- accounts and logins ------------------------------------------------------------
+PASSWORD = "test password 1234"
+
+
+def ensure_account(url: str, name: str, role: str, password: str = PASSWORD) -> None:
+    """The account ``name`` with this role and password, enabled (created if need be)."""
+    from geodata.accounts import set_password
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            set_password(conn, name, role, password)
+    finally:
+        engine.dispose()
+
+
+def ensure_kiosk(url: str, name: str) -> str:
+    """A kiosk account ``name`` (role command) with a new token; returns the token."""
+    from geodata.accounts import new_kiosk_token
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            return new_kiosk_token(conn, name)
+    finally:
+        engine.dispose()
+
+
+def client_login(client, name: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+    """Log a Flask test client in through the public login form."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"name": name, "password": password, "csrf": csrf})
+    assert r.status_code == 302, (r.status_code, r.get_data(as_text=True)[:300])
+
+
+def http_login(base: str, name: str, password: str = PASSWORD):  # noqa: ANN201
+    """A ``requests`` session logged in through the public login form."""
+    import re
+
+    import requests
+
+    s = requests.Session()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', s.get(base + "/login", timeout=30).text).group(1)
+    r = s.post(base + "/login", data={"name": name, "password": password, "csrf": csrf}, allow_redirects=False,
+               timeout=30)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    return s
+
+
+def browser_login(driver, base: str, name: str, password: str = PASSWORD, next_path: str = "/") -> None:  # noqa: ANN001
+    """Log the browser in through the login page, as a user does."""
+    from urllib.parse import quote
+
+    driver.get(f"{base}/login?next={quote(next_path)}")
+    wait_for(driver, "document.querySelector('#st-login-name') !== null", 30)
+    driver.find_element("css selector", "#st-login-name").send_keys(name)
+    driver.find_element("css selector", "#st-login-password").send_keys(password)
+    driver.find_element("css selector", "#st-login-submit").click()
+    wait_for(driver, "!location.pathname.startsWith('/login') && document.querySelector('.st-shell') !== null", 60)
 
 
 # --- the browser ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from dashboard.geo import basemap, feature_collection, fit_view, polylines
 from dashboard.ids import ALL
 from dashboard.maps import empty_map, occupancy_bucket, sandbox_map
 from dashboard.provider import DataProvider, Request
+from dashboard.auth import AuthConfig
 from dashboard.server import check_debug
 from dashboard.theme import DARK, LIGHT, map_style
 
@@ -260,13 +261,44 @@ def test_debug_is_refused_off_loopback():
         check_debug("0.0.0.0", True)
 
 
+def test_an_app_without_login_is_served_on_loopback_only():
+    from dashboard import create_app
+    from dashboard.server import check_no_login
+
+    open_app = create_app(viewer=VIEWER, warm_ahead=False)
+    check_no_login("127.0.0.1", open_app)
+    with pytest.raises(ValueError, match="without login is refused"):
+        check_no_login("0.0.0.0", open_app)
+    with pytest.raises(ValueError, match="not both"):
+        create_app(viewer=VIEWER, auth=AuthConfig(secret=b"k" * 32))
+    check_no_login("0.0.0.0", create_app(auth=AuthConfig(secret=b"k" * 32), warm_ahead=False))
+
+
+def test_login_helpers():
+    from dashboard.auth import _safe_next, output_ids
+
+    assert [_safe_next(x) for x in ("/tracing?lang=en", "//evil", "https://evil/", "/\\evil", "/login", None)] == [
+        "/tracing?lang=en", "/", "/", "/", "/", "/"]
+    assert output_ids("..tracing-download.data...tracing-message.children@abc..") == ["tracing-download",
+                                                                                       "tracing-message"]
+    assert output_ids("sandbox-kpis.children") == ["sandbox-kpis"]
+    assert output_ids('{"index":1,"type":"tracing-row"}.value') == ["tracing-row"]
+
+
 def test_serve_checks_its_options_before_starting(monkeypatch: pytest.MonkeyPatch):
     from sandtable.cli import app
 
     runner = CliRunner()
     for args, message in ((["--role", "mayor"], "--role must be one of"), (["--lang", "fr"], "--lang must be one of"),
                           (["--refresh", "0"], "--refresh must be at least"),
-                          (["--host", "0.0.0.0", "--debug"], "debug mode is refused")):
+                          (["--host", "0.0.0.0", "--debug"], "debug mode is refused"),
+                          (["--role", "cdc"], "--role only goes with --no-auth"),
+                          (["--no-auth", "--host", "0.0.0.0"], "without login is refused"),
+                          (["--trust-proxy-header", "X-Remote-User"], "trusted-proxy"),
+                          (["--trust-proxy-header", "X-Remote-User", "--trusted-proxy", "proxy.example"],
+                           "does not appear to be an IPv4 or IPv6"),
+                          (["--no-auth", "--trust-proxy-header", "X-Remote-User", "--trusted-proxy", "127.0.0.1"],
+                           "need login")):
         result = runner.invoke(app, ["serve", *args])
         assert result.exit_code != 0, args
         assert message in str(result.exception), (args, result.exception)

@@ -21,6 +21,17 @@ def test_defaults(sandtable_env: Path) -> None:
     assert s.cluster_dir == sandtable_env / "pg"
 
 
+def test_session_settings(sandtable_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert (s.session_hours, s.kiosk_session_days, s.cookie_secure) == (12.0, 30.0, "auto")
+    assert s.trust_proxy_header is None and s.trusted_proxies == ()
+    monkeypatch.setenv("SANDTABLE_TRUST_PROXY_HEADER", "X-Remote-User")
+    monkeypatch.setenv("SANDTABLE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
+    s = Settings()
+    assert s.trust_proxy_header == "X-Remote-User"
+    assert s.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+
+
 def test_relative_home_is_made_absolute(sandtable_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDTABLE_HOME", "some/where")
     assert Settings().home == Path.cwd() / "some/where"
@@ -36,6 +47,10 @@ def test_database_url_normalised(sandtable_env: Path, monkeypatch: pytest.Monkey
     ("SANDTABLE_ROLE", "mayor", "role"),
     ("SANDTABLE_TIMEZONE", "Mars/Olympus", "time zone"),
     ("SANDTABLE_RULES_FILE", "/nonexistent/rules.toml", "not a file"),
+    ("SANDTABLE_SESSION_HOURS", "0", "session_hours"),
+    ("SANDTABLE_COOKIE_SECURE", "sometimes", "cookie_secure"),
+    ("SANDTABLE_TRUST_PROXY_HEADER", "X-Remote User", "header name"),
+    ("SANDTABLE_TRUSTED_PROXIES", "127.0.0.1,proxy.example", "not an IP address"),
 ])
 def test_bad_settings_rejected(sandtable_env: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str,
                                needle: str) -> None:

@@ -3,16 +3,20 @@ map, the contact graph (index, close and secondary contacts; edges labelled with
 site and time of the first exposure), the contact lists with their evidence, a CSV for
 field teams, and how long it took.
 
-Only the ``cdc`` role may trace: other roles see a clear "not permitted" message, and
-the analytics layer refuses anyway (``AccessDenied``). Every trace is audited by
-:func:`analytics.trace` with the purpose typed here. The result stays on the server
-under a random token (the browser keeps only the token), so the CSV is exactly what
-was shown.
+Only the ``cdc`` role may trace: other roles see a clear "not permitted" message, a
+callback request from any other role is refused with 403 (``ROLES``, checked by
+:mod:`dashboard.auth` before the callback runs), and the analytics layer refuses
+anyway (``AccessDenied``). Every trace is audited by :func:`analytics.trace` with the
+purpose typed here (a blank purpose is refused), and so is every CSV export. The result
+stays on the server under a random token, for the person who traced only (the browser
+keeps only the token), so the CSV is exactly what was shown. The page lists the
+user's own recent lookups from the audit log.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import time
 from datetime import datetime
@@ -30,12 +34,16 @@ from dashboard.maps import empty_map, trace_map
 from dashboard.provider import BasemapRequest, TraceRequest
 from geodata.errors import AccessDenied
 
-__all__ = ["PATH", "KEY", "ORDER", "layout", "register", "render_trace", "graph_elements", "export_csv",
-           "CSV_COLUMNS"]
+__all__ = ["PATH", "KEY", "ORDER", "ROLES", "layout", "register", "render_trace", "render_export",
+           "render_lookups", "graph_elements", "export_csv", "CSV_COLUMNS"]
+
+log = logging.getLogger("sandtable.dashboard")
 
 PATH = "/tracing"
 KEY = "tracing"
 ORDER = 1
+#: The roles that may call this page's callbacks (any other gets 403).
+ROLES = ("cdc",)
 
 CSV_COLUMNS = ["kind", "person", "via", "first_exposure", "isolated_at", "site_code", "site_name", "community",
                "index_or_via_at", "contact_at"]
@@ -60,7 +68,7 @@ def _stylesheet(ctx: AppContext) -> list[dict]:
 
 
 def layout(ctx: AppContext, lang: str) -> html.Div:
-    if ctx.viewer.role != "cdc":
+    if ctx.viewer.role not in ROLES:
         body = [html.Div(t("trace.denied", lang, role=t(f"role.{ctx.viewer.role}", lang)),
                          className="st-denied", id=Tracing.MESSAGE, role="alert")]
         return shell(page=KEY, lang=lang, default_lang=ctx.lang, wall=ctx.wall, viewer_role=ctx.viewer.role,
@@ -93,7 +101,8 @@ def layout(ctx: AppContext, lang: str) -> html.Div:
             panel(t("trace.secondary", lang), html.Div(id=Tracing.SECONDARY)),
         ], className="st-two"),
     ], id=Tracing.RESULT, className="st-trace-result")
-    body = [form, html.Div(id=Tracing.MESSAGE, className="st-message", role="status"), result,
+    lookups = panel(t("trace.lookups", lang), html.Div(render_lookups(ctx, lang), id=Tracing.LOOKUPS))
+    body = [form, html.Div(id=Tracing.MESSAGE, className="st-message", role="status"), result, lookups,
             dcc.Store(id=Tracing.TOKEN)]
     return shell(page=KEY, lang=lang, default_lang=ctx.lang, wall=ctx.wall, viewer_role=ctx.viewer.role, body=body)
 
@@ -164,8 +173,18 @@ def _secondary_records(trace: object, lang: str) -> list[dict]:
             for r in trace.secondary_contacts.itertuples()]
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: object) -> object:
+    """A text cell a spreadsheet will not run: ``=...``, ``+...``, ``-...``, ``@...`` get a
+    leading apostrophe (site names are free text from the feeds)."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA) else value
+
+
 def export_csv(trace: object) -> str:
-    """One row per exposure (the evidence), close contacts first; times ISO 8601 local."""
+    """One row per exposure (the evidence), close contacts first; times ISO 8601 local;
+    text that a spreadsheet would take for a formula is quoted (see ``_text``)."""
     places = trace.places.set_index("site_code") if not trace.places.empty else pd.DataFrame()
     zone = i18n.zone()
 
@@ -193,6 +212,7 @@ def export_csv(trace: object) -> str:
                          "first_exposure": iso(r.first_exposure), "isolated_at": "",
                          "site_code": e["site_code"], "site_name": name, "community": community,
                          "index_or_via_at": iso(e["via_at"]), "contact_at": iso(e["contact_at"])})
+    rows = [{k: _text(v) for k, v in r.items()} for r in rows]
     buf = io.StringIO()
     pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(buf, index=False)
     return buf.getvalue()
@@ -213,7 +233,7 @@ def render_trace(ctx: AppContext, lang: str, person: str | None, purpose: str | 
         return out
     started = time.perf_counter()
     try:
-        token, fetched = ctx.provider.trace(TraceRequest(person, purpose))
+        token, fetched = ctx.provider.trace(TraceRequest(person, purpose), viewer=ctx.viewer)
     except AccessDenied:
         out["message"] = html.Div(t("trace.denied", lang, role=t(f"role.{ctx.viewer.role}", lang)),
                                   className="st-denied", role="alert")
@@ -250,11 +270,47 @@ def render_trace(ctx: AppContext, lang: str, person: str | None, purpose: str | 
     return out
 
 
+def render_lookups(ctx: AppContext, lang: str) -> object:
+    """The viewer's own recent views of named persons (from the audit log)."""
+    try:
+        rows = ctx.provider.lookups(ctx.viewer)
+    except Exception:  # noqa: BLE001 - the page works without the list
+        log.warning("cannot read the audit log for the lookups list", exc_info=True)
+        return html.Div(t("trace.lookups_error", lang), className="st-hint")
+    if not rows:
+        return html.Div(t("trace.no_lookups", lang), className="st-hint")
+    records = [{"when": i18n.fmt_datetime(r["at"], lang, seconds=True),
+                "action": t(f"action.{r['action']}", lang) if f"action.{r['action']}" in i18n.TEXT else r["action"],
+                "person": r["person"] or i18n.MISSING, "purpose": r["purpose"] or i18n.MISSING,
+                "rows": i18n.fmt_int(r["rows"], lang) if r["rows"] is not None else i18n.MISSING} for r in rows]
+    return data_table(records, [("when", t("col.when", lang)), ("action", t("col.action", lang)),
+                                ("person", t("col.person", lang)), ("purpose", t("col.purpose", lang)),
+                                ("rows", t("col.rows", lang))], ctx.theme, numeric=("rows",))
+
+
+def render_export(ctx: AppContext, lang: str, token: str | None) -> tuple[object, object]:
+    """(the CSV download or no_update, a message or no_update). Each export is audited
+    (``trace_export``: who, which person, the trace's purpose, rows) before it is sent."""
+    viewer = ctx.viewer
+    kept = ctx.provider.kept(token, viewer=viewer)
+    if kept is None:
+        return no_update, html.Div(t("trace.expired", lang), className="st-warn")
+    tr, purpose = kept
+    body = export_csv(tr)
+    rows = max(body.count("\n") - 1, 0)
+    ctx.provider.audit(viewer, "trace_export", person_id=int(tr.person_id), purpose=purpose, rows=rows,
+                       detail={"format": "csv"})
+    stamp = datetime.now(i18n.zone()).strftime("%Y%m%d-%H%M%S")
+    # UTF-8 with a BOM so that spreadsheet programs read the Chinese names right
+    return dcc.send_string("\ufeff" + body, f"trace-{stamp}.csv", type="text/csv"), no_update
+
+
 def register(app: Dash, ctx: AppContext) -> None:
     @app.callback(
         Output(Tracing.MESSAGE, "children"), Output(Tracing.SUMMARY, "children"), Output(Tracing.ELAPSED, "children"),
         Output(Tracing.MAP, "figure"), Output(Tracing.GRAPH, "elements"), Output(Tracing.CLOSE, "children"),
         Output(Tracing.SECONDARY, "children"), Output(Tracing.TOKEN, "data"), Output(Tracing.EXPORT, "disabled"),
+        Output(Tracing.LOOKUPS, "children"),
         Input(Tracing.GO, "n_clicks"), Input(Tracing.PERSON, "n_submit"),
         State(Tracing.PERSON, "value"), State(Tracing.PURPOSE, "value"), State(Shell.VIEWPORT, "data"),
         State(Shell.LANG, "data"),
@@ -262,17 +318,17 @@ def register(app: Dash, ctx: AppContext) -> None:
         running=[(Output(Tracing.GO, "disabled"), True, False)],
     )
     def _trace(_clicks: int, _submit: int, person: str, purpose: str, viewport: list, lang: str | None) -> tuple:
-        o = render_trace(ctx, i18n.resolve_lang(lang, ctx.lang), person, purpose, viewport)
+        lang = i18n.resolve_lang(lang, ctx.lang)
+        o = render_trace(ctx, lang, person, purpose, viewport)
+        lookups = render_lookups(ctx, lang) if o["token"] else no_update
         return (o["message"], o["summary"], o["elapsed"], o["figure"], o["elements"], o["close"], o["secondary"],
-                o["token"], o["export_disabled"])
+                o["token"], o["export_disabled"], lookups)
 
     @app.callback(Output(Tracing.DOWNLOAD, "data"), Output(Tracing.MESSAGE, "children", allow_duplicate=True),
+                  Output(Tracing.LOOKUPS, "children", allow_duplicate=True),
                   Input(Tracing.EXPORT, "n_clicks"), State(Tracing.TOKEN, "data"), State(Shell.LANG, "data"),
                   prevent_initial_call=True)
     def _export(_clicks: int, token: str | None, lang: str | None) -> tuple:
-        tr = ctx.provider.traced(token)
-        if tr is None:
-            return no_update, html.Div(t("trace.expired", i18n.resolve_lang(lang, ctx.lang)), className="st-warn")
-        stamp = datetime.now(i18n.zone()).strftime("%Y%m%d-%H%M%S")
-        # UTF-8 with a BOM so that spreadsheet programs read the Chinese names right
-        return dcc.send_string("\ufeff" + export_csv(tr), f"trace-{stamp}.csv", type="text/csv"), no_update
+        lang = i18n.resolve_lang(lang, ctx.lang)
+        download, message = render_export(ctx, lang, token)
+        return download, message, render_lookups(ctx, lang) if download is not no_update else no_update

@@ -1,22 +1,26 @@
-"""The desk dashboard (role cdc) in headless Chromium against a simulated district, with
-the network blocked: every page opens, maps and charts draw, tracing works end to end,
-English switches, no console error, and no request (or reference) leaves the machine."""
+"""The desk dashboard in headless Chromium against a simulated district, with the network
+blocked, logged in through the login page as an account of the cdc role: every page
+opens, maps and charts draw, tracing works end to end (audited, with the user's own
+lookups listed), English switches, no console error, and no request (or reference)
+leaves the machine; logging out and back in, and a wrong password, as a user meets them."""
 
 from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
-from analytics.access import Viewer
+from sqlalchemy import create_engine, text
+
 from dashboard import create_app
 from dashboard.server import dashboard_engine, running
 from tests.test_dashboard_support import (  # noqa: F401 - fixtures
-    District, driver, map_drawn, requested_urls, set_home, severe_logs, simulated_district, wait_for,
+    District, browser_login, driver, ensure_account, http_login, map_drawn, requested_urls, set_home, severe_logs,
+    simulated_district, wait_for,
 )
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -30,10 +34,17 @@ def server(simulated_district: District) -> Iterator[tuple[str, District]]:
         set_home(mp, simulated_district.home, simulated_district.url)
         # as `sandtable serve` connects: the application role (reads, appends to the audit log)
         engine = dashboard_engine(simulated_district.url, embedded=True, pool_size=8)
-        app = create_app(engine=engine, viewer=Viewer("epi", "cdc"), refresh_s=60)
+        ensure_account(simulated_district.url, "epi", "cdc")
+        app = create_app(engine=engine, refresh_s=60)  # logins required, as `sandtable serve`
         with running(app) as url:
             yield url, simulated_district
         engine.dispose()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _logged_in(server, driver) -> None:  # noqa: ANN001
+    url, _ = server
+    browser_login(driver, url, "epi")
 
 
 def _only_local(urls: list[str]) -> list[str]:
@@ -107,9 +118,20 @@ def test_tracing_end_to_end(server, driver):
     summary = driver.find_element("css selector", "#tracing-summary").text
     assert district.case_ref in summary and "密接" in summary
     assert not driver.find_element("css selector", "#tracing-export").get_attribute("disabled")
+    masked = district.case_ref[:4] + "*" * (len(district.case_ref) - 8) + district.case_ref[-4:]
+    wait_for(driver, f"document.querySelector('#tracing-lookups').innerText.includes('{masked}')")
     driver.find_element("css selector", "#tracing-export").click()
     wait_for(driver, NO_PENDING)
+    wait_for(driver, "document.querySelector('#tracing-lookups').innerText.includes('导出 CSV')")
+    lookups = driver.find_element("css selector", "#tracing-lookups").text
+    assert "浏览器测试" in lookups and district.case_ref not in lookups
     assert severe_logs(driver) == []
+    owner = create_engine(district.url)
+    with owner.connect() as conn:
+        rows = conn.execute(text("SELECT action, purpose FROM audit_log WHERE actor = 'epi' AND role = 'cdc'"
+                                 " AND action IN ('trace', 'trace_export') ORDER BY audit_id")).all()
+    owner.dispose()
+    assert [tuple(r) for r in rows[-2:]] == [("trace", "浏览器测试"), ("trace_export", "浏览器测试")]
 
 
 def test_english(server, driver):
@@ -142,11 +164,12 @@ def test_served_pages_reference_no_external_host(server):
     dependencies and every page's layout; only local references (the JavaScript bundles
     are checked by the browser tests above, which record every request)."""
     url, _ = server
+    session = http_login(url, "epi")
 
     def get(path: str) -> str:
-        with urllib.request.urlopen(url + path, timeout=30) as r:  # noqa: S310 - loopback
-            assert r.status == 200, path
-            return r.read().decode("utf-8", "replace")
+        r = session.get(url + path, timeout=30)
+        assert r.status_code == 200, path
+        return r.text
 
     index = get("/")
     assert _hosts(index) == set()
@@ -165,8 +188,39 @@ def test_served_pages_reference_no_external_host(server):
                            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
                                       {"id": "_pages_location", "property": "search", "value": ""}],
                            "state": [], "changedPropIds": ["_pages_location.pathname"]}).encode()
-        req = urllib.request.Request(url + "/_dash-update-component", data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
-            layout = r.read().decode()
+        layout = session.post(url + "/_dash-update-component", data=body,
+                              headers={"Content-Type": "application/json"}, timeout=30).text
         assert "st-shell" in layout and _hosts(layout) == set(), path
+    login_page = requests.get(url + "/login", timeout=30).text  # served to anyone: local too
+    assert _hosts(login_page) == set() and "/assets/login.css" in login_page
+
+
+def test_logout_wrong_password_and_login_again(server, driver):
+    """As a user meets them: the account and a logout link in the header; after logging
+    out every page sends to the login page (in the page's language); a wrong password
+    says so; the right one comes back to the page asked for."""
+    url, _ = server
+    driver.get_log("browser")
+    _open(driver, url + "/isolation?lang=en", "document.querySelector('.st-logout') !== null")
+    assert driver.find_element("css selector", ".st-user-name").text == "epi"
+    driver.find_element("css selector", ".st-logout").click()
+    wait_for(driver, "location.pathname === '/login' && document.querySelector('.st-login-notice') !== null")
+    assert "You have logged out" in driver.find_element("css selector", ".st-login-notice").text
+    cookie = driver.get_cookie("sandtable_session")
+    assert cookie is None or (cookie["httpOnly"] and cookie["sameSite"] == "Strict")
+    driver.get(url + "/checkpoints")
+    wait_for(driver, "location.pathname === '/login' && document.querySelector('#st-login-name') !== null")
+    assert "登录" in driver.title and "next=%2Fcheckpoints" in driver.current_url
+    driver.find_element("css selector", "#st-login-name").send_keys("epi")
+    driver.find_element("css selector", "#st-login-password").send_keys("not the password")
+    driver.find_element("css selector", "#st-login-submit").click()
+    wait_for(driver, "document.querySelector('.st-login-error') !== null")
+    assert "账号或密码不正确" in driver.find_element("css selector", ".st-login-error").text
+    browser_login(driver, url, "epi", next_path="/checkpoints")
+    wait_for(driver, PLOTS_DRAWN)
+    assert driver.current_url.endswith("/checkpoints")
+    cookie = driver.get_cookie("sandtable_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    assert driver.execute_script("return document.cookie") == ""  # HttpOnly: no script can read it
+    # the wrong password's answer is a 401 (which the console notes), nothing else
+    assert [m for m in severe_logs(driver) if "/login - Failed to load resource" not in m] == []

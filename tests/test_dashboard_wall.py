@@ -1,19 +1,21 @@
-"""The screen wall (``--wall``, role command) in headless Chromium at 1920x1080 and
-3840x2160: dark, Chinese, no controls, type that scales with the screen, every panel
-filled, no scrolling, no console error; the screenshots are kept in ``test-artifacts/``."""
+"""The screen wall (``--wall``) in headless Chromium at 1920x1080 and 3840x2160, logged in
+once with a kiosk token (role command): dark, Chinese, no controls, type that scales
+with the screen, every panel filled, no scrolling, no console error; the screenshots are
+kept in ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine
 
-from analytics.access import Viewer
 from dashboard import create_app
 from dashboard.server import running
 from tests.test_dashboard_support import (  # noqa: F401 - fixtures
-    District, driver, map_drawn, save_artifact, set_home, set_viewport, severe_logs, simulated_district, wait_for,
+    District, driver, ensure_kiosk, map_drawn, save_artifact, set_home, set_viewport, severe_logs,
+    simulated_district, wait_for,
 )
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -31,10 +33,20 @@ def wall(simulated_district: District) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         set_home(mp, simulated_district.home, simulated_district.url)
         engine = create_engine(simulated_district.url, pool_size=8, pool_pre_ping=True)
-        app = create_app(engine=engine, viewer=Viewer("wall", "command"), wall=True, refresh_s=60)
+        app = create_app(engine=engine, wall=True, refresh_s=60)  # logins required
         with running(app) as url:
             yield url
         engine.dispose()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kiosk(wall: str, driver, simulated_district: District) -> None:  # noqa: ANN001
+    """The wall screen logs in once with its kiosk URL and lands on the sandbox."""
+    driver.get(wall + "/login/kiosk?token=" + ensure_kiosk(simulated_district.url, "wall-screen"))
+    wait_for(driver, "location.pathname === '/' && document.querySelector('.st-shell') !== null", 60)
+    cookie = driver.get_cookie("sandtable_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["expiry"] > time.time() + 29 * 86400  # a kiosk session lasts (30 days by default)
 
 
 def _measure(driver) -> dict:  # noqa: ANN001
@@ -93,4 +105,5 @@ def test_tracing_is_not_permitted_on_the_wall(wall: str, driver):
     wait_for(driver, "document.querySelector('.st-denied') !== null")
     assert "无权限" in driver.find_element("css selector", ".st-denied").text
     assert driver.find_elements("css selector", "#tracing-person") == []
+    assert driver.find_elements("css selector", ".st-logout") == []  # no controls on the wall
     assert severe_logs(driver) == []

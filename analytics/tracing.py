@@ -114,11 +114,14 @@ _TRACE_SQL = """
            NULL::bigint AS t2, NULL::bigint[] AS ids, NULL::json AS doc
     FROM persons p WHERE p.person_id = :pid
     UNION ALL
-    SELECT 'trajectory', NULL, NULL, _us(scanned_at), NULL, ARRAY[site_id], to_json(kind) FROM traj
+    SELECT 'trajectory', NULL, NULL, _us(scanned_at), NULL, ARRAY[site_id], json_build_array(kind, scanned_at)
+    FROM traj
     UNION ALL
     SELECT 'close', c.person_id, p.ref_encrypted, _us(c.first_exposure), _us(c.isolated_at), NULL,
-           (SELECT json_agg(json_build_array(t.site_code, e.index_at, e.contact_at) ORDER BY e.contact_at, e.index_at)
-              FROM close_ev e JOIN sites t ON t.site_id = e.site_id WHERE e.person_id = c.person_id)
+           json_build_array(c.isolated_at,
+               (SELECT json_agg(json_build_array(t.site_code, e.index_at, e.contact_at)
+                                ORDER BY e.contact_at, e.index_at)
+                  FROM close_ev e JOIN sites t ON t.site_id = e.site_id WHERE e.person_id = c.person_id))
     FROM close c JOIN persons p ON p.person_id = c.person_id
     UNION ALL
     SELECT 'secondary', g.person_id, p.ref_encrypted, g.t1, NULL, NULL, g.doc
@@ -154,24 +157,67 @@ _PLACE_COLUMNS = ["site_id", "site_code", "kind", "name", "lon", "lat", "distric
 
 @dataclass
 class Trace:
-    """The result of :func:`trace`. Person columns hold references for cdc."""
+    """The result of :func:`trace`. Person columns hold references for cdc.
+
+    ``trajectory``, ``close_contacts``, ``secondary_contacts`` (DataFrames) and
+    ``places`` (a GeoDataFrame) are built on first use; :meth:`to_json` needs none of them.
+    """
 
     person: str
     person_id: int
     is_case: bool
     window_from: datetime
     window_to: datetime
-    trajectory: pd.DataFrame
-    close_contacts: pd.DataFrame
-    secondary_contacts: pd.DataFrame
     elapsed_ms: float
     rules_version: str
     _refs: dict[int, str] = field(default_factory=dict, repr=False)
+    #: (scanned_at µs, site_code, site name, site kind, scan kind, scanned_at ISO, lon, lat)
+    _traj: list[tuple] = field(default_factory=list, repr=False)
+    #: (first exposure µs, person, person_id, isolated_at µs, isolated_at ISO, exposures)
+    _close: list[tuple] = field(default_factory=list, repr=False)
+    #: (first exposure µs, person, person_id, via, exposures)
+    _secondary: list[tuple] = field(default_factory=list, repr=False)
     _place_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @functools.cached_property
+    def trajectory(self) -> pd.DataFrame:
+        """The index person's scans in the window, in time order, with their sites."""
+        t = self._traj
+        return pd.DataFrame({
+            "scanned_at": _times([r[0] for r in t]),
+            "site_code": [r[1] for r in t], "site_name": [r[2] for r in t], "site_kind": [r[3] for r in t],
+            "scan_kind": [r[4] for r in t],
+            "lon": pd.Series([r[6] for r in t], dtype="float64"),
+            "lat": pd.Series([r[7] for r in t], dtype="float64"),
+        })
+
+    @functools.cached_property
+    def close_contacts(self) -> pd.DataFrame:
+        """One row per close contact: person, person_id, first_exposure, isolated_at, exposures."""
+        c = self._close
+        return pd.DataFrame({
+            "person": [r[1] for r in c],
+            "person_id": pd.array([r[2] for r in c], dtype="Int64"),
+            "first_exposure": _times([r[0] for r in c]),
+            "isolated_at": _times([r[3] for r in c]),
+            "exposures": [r[5] for r in c],
+        })
+
+    @functools.cached_property
+    def secondary_contacts(self) -> pd.DataFrame:
+        """One row per secondary contact: person, person_id, via, first_exposure, exposures."""
+        c = self._secondary
+        return pd.DataFrame({
+            "person": [r[1] for r in c],
+            "person_id": pd.array([r[2] for r in c], dtype="Int64"),
+            "via": [r[3] for r in c],
+            "first_exposure": _times([r[0] for r in c]),
+            "exposures": [r[4] for r in c],
+        })
+
+    @functools.cached_property
     def places(self) -> gpd.GeoDataFrame:
-        """The places involved (trajectory and evidence), as points (built on first use)."""
+        """The places involved (trajectory and evidence), as points."""
         p = self._place_rows
         return gpd.GeoDataFrame(p, geometry=gpd.points_from_xy(p["lon"].astype("float64"),
                                                                p["lat"].astype("float64")), crs="EPSG:4326")
@@ -200,7 +246,6 @@ class Trace:
         def iso(t: pd.Timestamp | datetime | None) -> str | None:
             return None if t is None or pd.isna(t) else pd.Timestamp(t).tz_convert(local_zone()).isoformat()
 
-        tr, cc, sc = self.trajectory, self.close_contacts, self.secondary_contacts
         return {
             "person": self.person,
             "is_case": self.is_case,
@@ -208,20 +253,16 @@ class Trace:
             "trajectory": [
                 {"site_code": code, "site": name, "kind": kind, "scan_kind": scan_kind, "at": at, "lon": lon,
                  "lat": lat}
-                for code, name, kind, scan_kind, at, lon, lat in zip(
-                    tr["site_code"].tolist(), tr["site_name"].tolist(), tr["site_kind"].tolist(),
-                    tr["scan_kind"].tolist(), _isos(tr["scanned_at"]), tr["lon"].tolist(), tr["lat"].tolist())
+                for _, code, name, kind, scan_kind, at, lon, lat in self._traj
             ],
             "close_contacts": [
-                {"person": person, "first_exposure": first, "isolated_at": isolated, "exposures": exposures}
-                for person, first, isolated, exposures in zip(
-                    cc["person"].tolist(), _isos(cc["first_exposure"]), _isos(cc["isolated_at"]),
-                    cc["exposures"].tolist())
+                {"person": person, "first_exposure": exposures[0]["contact_at"], "isolated_at": isolated,
+                 "exposures": exposures}
+                for _, person, _, _, isolated, exposures in self._close
             ],
             "secondary_contacts": [
                 {"person": person, "via": via, "exposures": exposures}
-                for person, via, exposures in zip(sc["person"].tolist(), sc["via"].tolist(),
-                                                  sc["exposures"].tolist())
+                for _, person, _, via, exposures in self._secondary
             ],
             "rules_version": self.rules_version,
             "elapsed_ms": round(self.elapsed_ms, 1),
@@ -229,14 +270,6 @@ class Trace:
 
     def to_json(self) -> str:
         return orjson.dumps(self.to_dict(), default=str).decode("utf-8")
-
-
-def _isos(times: pd.Series) -> list[str | None]:
-    """Local ISO 8601 texts of a column of times (None for missing)."""
-    if times.empty:
-        return []
-    local = pd.to_datetime(times, utc=True).dt.tz_convert(local_zone())
-    return [None if t is pd.NaT else t.isoformat() for t in local]
 
 
 _SETTINGS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
@@ -340,9 +373,9 @@ def trace(
         result = _assemble(person, pid, is_case, w0, w1, rows, pseudo, rules)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         write_audit(conn, viewer, "trace", person_id=pid, purpose=purpose,
-                    rows=len(result.close_contacts) + len(result.secondary_contacts),
+                    rows=len(result._close) + len(result._secondary),
                     detail={"window_from": w0.isoformat(), "window_to": w1.isoformat() if w1 else None,
-                            "close": len(result.close_contacts), "secondary": len(result.secondary_contacts)})
+                            "close": len(result._close), "secondary": len(result._secondary)})
     result.elapsed_ms = (time.perf_counter() - started) * 1000
     return result
 
@@ -374,48 +407,30 @@ def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime |
     def ref(p: int) -> str:
         return refs.get(p) or str(p)
 
-    traj.sort()
-    tsite = [site[i] for _, i, _ in traj]
-    trajectory = pd.DataFrame({
-        "scanned_at": _times([t for t, _, _ in traj]),
-        "site_code": [s["site_code"] for s in tsite],
-        "site_name": [s["name"] for s in tsite],
-        "site_kind": [s["kind"] for s in tsite],
-        "scan_kind": [k for _, _, k in traj],
-        "lon": pd.Series([s["lon"] for s in tsite], dtype="float64"),
-        "lat": pd.Series([s["lat"] for s in tsite], dtype="float64"),
-    })
+    traj.sort(key=lambda r: r[0])
+    traj_rows = []
+    for t1, site_id, (scan_kind, at) in traj:
+        place = site[site_id]
+        traj_rows.append((t1, place["site_code"], place["name"], place["kind"], scan_kind, at, place["lon"],
+                          place["lat"]))
 
-    # sorted here (by first exposure, then reference): cheaper than sorting the frames
-    close = sorted(((t1, ref(p), p, t2, doc) for p, t1, t2, doc in close), key=lambda c: (c[0], c[1]))
-    close_df = pd.DataFrame({
-        "person": [c[1] for c in close],
-        "person_id": pd.array([c[2] for c in close], dtype="Int64"),
-        "first_exposure": _times([c[0] for c in close]),
-        "isolated_at": _times([c[3] for c in close]),
-        "exposures": [[{"site_code": a, "index_at": b, "contact_at": c} for a, b, c in c[4]] for c in close],
-    })
+    # sorted here (by first exposure, then reference), evidence as dicts
+    close_rows = sorted(
+        ((t1, ref(p), p, t2, isolated, [{"site_code": a, "index_at": b, "contact_at": c} for a, b, c in ev])
+         for p, t1, t2, (isolated, ev) in close), key=lambda c: (c[0], c[1]))
 
     get = refs.get
-    rows2 = []
+    sec_rows = []
     for p, t1, _, doc in secondary:
-        doc = [{"via": get(v) or str(v), "site_code": a, "via_at": b, "contact_at": c} for v, a, b, c in doc]
-        via = sorted({e["via"] for e in doc})
-        rows2.append((t1, ref(p), p, via, doc))
-    rows2.sort(key=lambda c: (c[0], c[1]))
-    sec_df = pd.DataFrame({
-        "person": [c[1] for c in rows2],
-        "person_id": pd.array([c[2] for c in rows2], dtype="Int64"),
-        "via": [c[3] for c in rows2],
-        "first_exposure": _times([c[0] for c in rows2]),
-        "exposures": [c[4] for c in rows2],
-    })
+        ev = [{"via": get(v) or str(v), "site_code": a, "via_at": b, "contact_at": c} for v, a, b, c in doc]
+        sec_rows.append((t1, ref(p), p, sorted({e["via"] for e in ev}), ev))
+    sec_rows.sort(key=lambda c: (c[0], c[1]))
 
     docs = list(site.values())
     pframe = pd.DataFrame({"site_id": list(site), **{c: [d[c] for d in docs] for c in _PLACE_COLUMNS[1:]}},
                           columns=_PLACE_COLUMNS)
     return Trace(
         person=refs.get(pid, person), person_id=pid, is_case=is_case, window_from=w0,
-        window_to=w1 if w1 is not None else pd.NaT, trajectory=trajectory, close_contacts=close_df,
-        secondary_contacts=sec_df, _place_rows=pframe, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
+        window_to=w1 if w1 is not None else pd.NaT, elapsed_ms=0.0, rules_version=rules.version, _refs=refs,
+        _traj=traj_rows, _close=close_rows, _secondary=sec_rows, _place_rows=pframe,
     )

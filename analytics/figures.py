@@ -6,6 +6,7 @@ set-based contact tracing of the period's new cases.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -43,10 +44,7 @@ FIGURES = (
 _FIGS = text(
     """
     SELECT
-      (SELECT count(*) FROM scans WHERE scanned_at >= :t0 AND scanned_at < :t1) AS scans,
-      (SELECT count(DISTINCT person_id) FROM scans WHERE scanned_at >= :t0 AND scanned_at < :t1) AS persons_scanned,
-      (SELECT count(*) FROM scans WHERE scanned_at >= :t0 AND scanned_at < :t1
-         AND (code_color <> 'green' OR temperature_c >= :max_temp)) AS abnormal_scans,
+      sc.scans, sc.persons_scanned, sc.abnormal_scans,
       (SELECT count(*) FROM (SELECT person_id, min(sampled_at) AS first FROM nat_results
                              WHERE result = 'positive' GROUP BY person_id) f
          WHERE f.first >= :t0 AND f.first < :t1) AS cases,
@@ -60,13 +58,16 @@ _FIGS = text(
           AS passes_issued,
       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - applied_at) / 60)
          FROM passes WHERE decided_at >= :t0 AND decided_at < :t1) AS approval_median_min,
-      (SELECT count(*) FROM crossings WHERE crossed_at >= :t0 AND crossed_at < :t1) AS crossings,
-      (SELECT count(*) FROM crossings WHERE crossed_at >= :t0 AND crossed_at < :t1
-         AND outcome = 'turned_back') AS turned_back,
+      cr.crossings, cr.turned_back,
       (SELECT count(*) FROM med_purchases WHERE purchased_at >= :t0 AND purchased_at < :t1
          AND drug_class IN ('antipyretic', 'antiviral', 'cough')) AS fever_medicine,
       (SELECT count(*) FROM returnees WHERE arrival_date >= :d0 AND arrival_date < :d1
          AND origin_risk IN ('medium', 'high')) AS returnees_risk
+    FROM (SELECT count(*) AS scans, count(DISTINCT person_id) AS persons_scanned,
+                 count(*) FILTER (WHERE code_color <> 'green' OR temperature_c >= :max_temp) AS abnormal_scans
+          FROM scans WHERE scanned_at >= :t0 AND scanned_at < :t1) sc,
+         (SELECT count(*) AS crossings, count(*) FILTER (WHERE outcome = 'turned_back') AS turned_back
+          FROM crossings WHERE crossed_at >= :t0 AND crossed_at < :t1) cr
     """
 )
 
@@ -134,8 +135,12 @@ def kpis(
         day = newest.astimezone(local_zone()).date() if newest else datetime.now(local_zone()).date()
     zone = local_zone()
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    today = period_figures((start, start + timedelta(days=1)), viewer=viewer, engine=engine, rules=rules)
-    yesterday = period_figures((start - timedelta(days=1), start), viewer=viewer, engine=engine, rules=rules)
+    # the two days side by side (two connections; the database has the cores)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        later = pool.submit(period_figures, (start - timedelta(days=1), start), viewer=viewer, engine=engine,
+                            rules=rules)
+        today = period_figures((start, start + timedelta(days=1)), viewer=viewer, engine=engine, rules=rules)
+        yesterday = later.result()
     df = compare(today, yesterday, "today", "yesterday")
     df.attrs.update({"day": day.isoformat(), "data_as_of": today.get("data_as_of")})
     return df

@@ -55,7 +55,7 @@ def throughput_chart(df: pd.DataFrame, theme: Theme, lang: str, height: int = 42
                         subplot_titles=(t("cp.in", lang), t("cp.out", lang)))
     for i, (code, grp) in enumerate(df.groupby("checkpoint_code", sort=True)):
         colour = theme.series[i % len(theme.series)]
-        label = grp["name"].iloc[0]
+        label = i18n.plain(grp["name"].iloc[0])
         for row, direction in ((1, "in"), (2, "out")):
             part = grp[grp["direction"] == direction]
             fig.add_trace(go.Scatter(
@@ -111,7 +111,7 @@ def occupancy_chart(series: pd.DataFrame, theme: Theme, lang: str, height: int =
     for i, (code, grp) in enumerate(df.groupby("site_code", sort=True)):
         colour = theme.series[i % len(theme.series)]
         x = [i18n.fmt_short_date(p, lang) for p in grp["period"]]
-        fig.add_trace(go.Scatter(x=x, y=grp["occupied"], mode="lines+markers", name=grp["name"].iloc[0],
+        fig.add_trace(go.Scatter(x=x, y=grp["occupied"], mode="lines+markers", name=i18n.plain(grp["name"].iloc[0]),
                                  line={"color": colour, "width": 2}, legendgroup=code))
         fig.add_trace(go.Scatter(x=x, y=grp["capacity"].astype(float), mode="lines", showlegend=False,
                                  line={"color": colour, "width": 1, "dash": "dot"}, legendgroup=code,
@@ -139,12 +139,13 @@ def flows_chart(series: pd.DataFrame, theme: Theme, lang: str, height: int = 300
     for group in groups:
         part = daily[daily["group"] == group]
         colour = colours.get(group, theme.muted)
+        label = i18n.plain(group)
         x = [i18n.fmt_short_date(p, lang) for p in part["period"]]
-        fig.add_trace(go.Bar(x=x, y=part["admissions"], name=group, marker_color=colour, legendgroup=group,
-                             hovertemplate=f"{group} %{{x}}<br>{t('iso.admissions', lang)} %{{y}}<extra></extra>"))
-        fig.add_trace(go.Bar(x=x, y=-part["discharges"], name=group, marker_color=colour, legendgroup=group,
+        fig.add_trace(go.Bar(x=x, y=part["admissions"], name=label, marker_color=colour, legendgroup=group,
+                             hovertemplate=f"{label} %{{x}}<br>{t('iso.admissions', lang)} %{{y}}<extra></extra>"))
+        fig.add_trace(go.Bar(x=x, y=-part["discharges"], name=label, marker_color=colour, legendgroup=group,
                              showlegend=False, opacity=0.55, customdata=part["discharges"],
-                             hovertemplate=f"{group} %{{x}}<br>{t('iso.discharges', lang)} %{{customdata}}"
+                             hovertemplate=f"{label} %{{x}}<br>{t('iso.discharges', lang)} %{{customdata}}"
                                            "<extra></extra>"))
     _style(fig, theme, height, barmode="relative")
     axis = f"▲ {t('iso.admissions', lang)} / ▼ {t('iso.discharges', lang)}"

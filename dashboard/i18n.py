@@ -17,7 +17,7 @@ import pandas as pd
 
 __all__ = ["LANGS", "DEFAULT_LANG", "TEXT", "t", "resolve_lang", "name", "fmt_int", "fmt_num", "fmt_share",
            "fmt_percent", "fmt_change", "fmt_date", "fmt_short_date", "fmt_datetime", "fmt_age", "fmt_time",
-           "fmt_ms", "fmt_minutes", "fmt_seconds", "zone", "MISSING"]
+           "fmt_ms", "fmt_minutes", "fmt_seconds", "zone", "MISSING", "plain"]
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -280,6 +280,16 @@ TEXT: dict[str, tuple[str, str]] = {
 _WEEKDAYS_ZH = "一二三四五六日"
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def plain(value: object) -> str:
+    """Free text (a site or community name from the feeds) for a Plotly label, legend or
+    hover template, shown exactly as it is: Plotly reads a subset of HTML (links,
+    bold, line breaks) and ``%{...}`` templates in labels, so ``<``, ``>``, ``&`` and ``%``
+    are given as entities, which it draws as the characters themselves."""
+    import html as _html
+
+    return _html.escape(str(value), quote=False).replace("%", "&#37;")
 
 
 def resolve_lang(lang: str | None, default: str = DEFAULT_LANG) -> str:

@@ -66,7 +66,7 @@ def _fill(basemap: Basemap, risk: pd.DataFrame | None, theme: Theme, lang: str, 
         drop = drops.get(code)
         extra = f"<br>{t('risk.may_drop_on', lang)} {i18n.fmt_date(drop, lang, weekday=False)}" if drop else ""
         label = t(f"risk.{level}", lang) if risk is not None else ""
-        custom.append([nm, label, why, extra])
+        custom.append([i18n.plain(nm), label, why, extra])
     low = theme.risk["low"]
     scale_colours = [[0, low], [0.33, low], [0.33, theme.risk["medium"]], [0.66, theme.risk["medium"]],
                      [0.66, theme.risk["high"]], [1, theme.risk["high"]]]
@@ -133,7 +133,7 @@ def _checkpoints(sites: pd.DataFrame, summary: pd.DataFrame, theme: Theme, lang:
         "marker": {"size": _list(np.round(size, 1)), "color": theme.checkpoint, "opacity": 0.85},
         "text": counts, "textposition": "middle right",
         "textfont": {"size": round(13 * scale), "color": theme.text},
-        "customdata": [[nm, c, i18n.fmt_share(x, lang)] for nm, c, x in zip(df["name"], counts,
+        "customdata": [[i18n.plain(nm), c, i18n.fmt_share(x, lang)] for nm, c, x in zip(df["name"], counts,
                                                                             df["turned_back_share"])],
         "hovertemplate": (f"<b>%{{customdata[0]}}</b><br>%{{customdata[1]}} {unit}<br>"
                           f"{t('col.turned_back_share', lang)} %{{customdata[2]}}<extra></extra>"),
@@ -161,7 +161,7 @@ def _isolation(sites: pd.DataFrame, status: pd.DataFrame, theme: Theme, lang: st
                        "opacity": 0.95},
             "text": labels, "textposition": "bottom center",
             "textfont": {"size": round(13 * scale), "color": theme.text},
-            "customdata": [[nm, lb, i18n.fmt_int(o, lang), i18n.fmt_int(c, lang)]
+            "customdata": [[i18n.plain(nm), lb, i18n.fmt_int(o, lang), i18n.fmt_int(c, lang)]
                            for nm, lb, o, c in zip(part["name"], labels, part["occupied"], part["capacity"])],
             "hovertemplate": (f"<b>%{{customdata[0]}}</b><br>{t('map.occupancy', lang)} %{{customdata[1]}} "
                               "(%{customdata[2]} / %{customdata[3]})<extra></extra>"),
@@ -239,7 +239,8 @@ def trace_map(trace: object, basemap: Basemap | None, theme: Theme, lang: str,
             "marker": {"size": 14, "color": theme.accent},
             "text": [str(i + 1) for i in range(len(traj))], "textposition": "top right",
             "textfont": {"size": 13, "color": theme.text},
-            "customdata": [[a, b, c] for a, b, c in zip(traj["site_name"], traj["site_code"], times)],
+            "customdata": [[i18n.plain(a), i18n.plain(b), c]
+                           for a, b, c in zip(traj["site_name"], traj["site_code"], times)],
             "hovertemplate": "<b>%{text}. %{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<extra></extra>",
             "name": "trajectory"})
     return _frame(data, basemap, theme, viewport, "trace")

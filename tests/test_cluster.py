@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -104,8 +105,13 @@ def test_cli_db_up_status_down_twice(home: Path) -> None:
     assert up.returncode == 0, up.stderr
     assert "64 community" in up.stdout and "190.9 km²" in up.stdout
     assert "scans: loaded" in up.stdout and "rejected 0" in up.stdout
-    again = _cli(home, "demo", "--no-serve")
+    # a new user can log in: the demo account (cdc) with a password printed for them
+    assert re.search(r"/login as demo \(role cdc\) with the password \S{12,}", up.stdout), up.stdout[-500:]
+    again = _cli(home, "demo", "--no-serve", "--wall")
     assert "already holds scans" in again.stdout
+    assert "/login/kiosk?token=" in again.stdout
+    users = _cli(home, "users", "list").stdout
+    assert re.search(r"demo\s+cdc\s+user\s+active", users) and re.search(r"demo-wall\s+command\s+kiosk", users)
     _cli(home, "db", "down")
 
 

@@ -1,11 +1,21 @@
-"""Briefing ``/briefing``: the week's figures against the week before, the risk-level
-changes and the largest contact clusters (counts only), from :func:`analytics.briefing`.
-The PDF comes from ``sandtable brief``."""
+"""Briefing ``/briefing``: the leaders' weekly briefing itself (the same document as
+``sandtable brief``: figures, risk map, heatmap, clusters, checkpoints, isolation and the
+summary), embedded from :data:`REPORT_PATH` with its PDF a click away; above it the
+week's figures against the week before, the risk-level changes and the largest contact
+clusters as live tables from :func:`analytics.briefing`.
+
+The report is built for the asking role (small counts suppressed outside ``cdc``), once
+per week, language, role and data version, and kept (:class:`ReportCache`); building
+one takes a few seconds (the charts are drawn by the system's Chromium)."""
 
 from __future__ import annotations
 
+import re
+import threading
+from concurrent.futures import Future
 from datetime import date, timedelta
 
+import flask
 from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard import i18n
@@ -15,12 +25,63 @@ from dashboard.i18n import t
 from dashboard.ids import Briefing, Shell
 from dashboard.provider import BriefingRequest
 
-__all__ = ["PATH", "KEY", "ORDER", "layout", "register", "render", "week_options", "iso_week", "default_week"]
+__all__ = ["PATH", "KEY", "ORDER", "layout", "register", "render", "week_options", "iso_week", "default_week",
+           "REPORT_PATH", "ReportCache", "report_url"]
 
 PATH = "/briefing"
 KEY = "briefing"
 ORDER = 4
 _PERCENT = {"isolation_occupancy"}
+
+#: The briefing document (``?week=2022-W15&lang=zh&format=html|pdf``), for the asking role.
+REPORT_PATH = "/briefing/report"
+FRAME = "briefing-report-frame"
+PDF_LINK = "briefing-report-pdf"
+HTML_LINK = "briefing-report-html"
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
+_TEXT = {
+    "full": ("简报全文", "The briefing"),
+    "pdf": ("下载 PDF", "Download PDF"),
+    "html": ("在新窗口打开", "Open in a new window"),
+    "building": ("正在生成简报（约 20 秒）……", "Building the briefing (about 20 seconds)..."),
+    "frame_title": ("每周简报全文", "The weekly briefing"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    zh, en = _TEXT[key]
+    return zh if lang == "zh" else en
+
+
+def report_url(week: str, lang: str, fmt: str = "html") -> str:
+    return f"{REPORT_PATH}?week={week}&lang={lang}&format={fmt}"
+
+
+class ReportCache:
+    """Built briefings, one per (week, language, role, data version); a build in progress
+    is shared by everyone asking for it. Keeps the newest ``size`` reports."""
+
+    def __init__(self, size: int = 12) -> None:
+        self._size = size
+        self._items: dict[tuple, Future] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, build) -> object:  # noqa: ANN001
+        with self._lock:
+            fut = self._items.get(key)
+            mine = fut is None
+            if mine:
+                fut = self._items[key] = Future()
+                while len(self._items) > self._size:
+                    self._items.pop(next(iter(self._items)))
+        if mine:
+            try:
+                fut.set_result(build())
+            except BaseException as err:  # the next request tries again
+                with self._lock:
+                    self._items.pop(key, None)
+                fut.set_exception(err)
+        return fut.result()
 
 
 def iso_week(day: date) -> str:
@@ -55,13 +116,23 @@ def layout(ctx: AppContext, lang: str) -> html.Div:
                             dcc.Dropdown(id=Briefing.WEEK, options=options, value=default_week(anchor.day),
                                          clearable=False, searchable=False, className="st-dropdown")],
                            className="st-control"),
-                  html.Div(t("brief.pdf_later", lang), className="st-hint")], className="st-page-head"),
+                  html.Div([html.A(_t("pdf", lang), id=PDF_LINK, className="st-button", download=""),
+                            html.A(_t("html", lang), id=HTML_LINK, className="st-link", target="_blank",
+                                   rel="noopener")], className="st-control")], className="st-page-head"),
         html.H3(id=Briefing.TITLE, className="st-subtitle"),
         panel(t("brief.figures", lang), html.Div(id=Briefing.FIGURES)),
         html.Div([
             panel(t("brief.risk_changes", lang), html.Div(id=Briefing.RISK)),
             panel(t("brief.clusters", lang), html.Div(id=Briefing.CLUSTERS)),
         ], className="st-two"),
+        panel(_t("full", lang), html.Div([
+            # behind the frame: seen until the document (white) is drawn over it
+            html.Div(_t("building", lang), className="st-hint st-report-wait",
+                     style={"position": "absolute", "top": "1em", "left": "1em", "zIndex": 0}),
+            html.Iframe(id=FRAME, title=_t("frame_title", lang), className="st-report-frame",
+                        style={"width": "100%", "height": "85vh", "border": "0", "background": "transparent",
+                               "position": "relative", "zIndex": 1}),
+        ], style={"position": "relative"})),
     ]
     return shell(page=KEY, lang=lang, default_lang=ctx.lang, wall=ctx.wall, viewer_role=ctx.viewer.role, body=body)
 
@@ -131,7 +202,40 @@ def _build(ctx: AppContext, lang: str, week: str) -> tuple:
     return title, figures, [html.H4(t("brief.risk_now", lang)), risk_now, risk], clusters
 
 
+def _report_response(ctx: AppContext, cache: ReportCache) -> flask.Response:
+    """The briefing document for the asking role (HTML, or PDF as an attachment)."""
+    from dashboard.report import BriefingError, build_report
+
+    args = flask.request.args
+    week, lang, fmt = args.get("week", ""), args.get("lang", ctx.lang), args.get("format", "html")
+    if not _WEEK.match(week) or lang not in i18n.LANGS or fmt not in ("html", "pdf"):
+        return flask.Response("bad request: week=YYYY-Www, lang=zh|en, format=html|pdf", status=400,
+                              mimetype="text/plain")
+    provider = ctx.provider
+    anchor, _ = provider.anchor()
+    key = (week, lang, provider.viewer.role, anchor.as_of)
+    try:
+        report = cache.get(key, lambda: build_report(week, viewer=provider.viewer, lang=lang,
+                                                     engine=provider.engine))
+    except BriefingError as err:
+        return flask.Response(str(err), status=404, mimetype="text/plain")
+    if fmt == "html":
+        return flask.Response(report.html, mimetype="text/html")
+    pdf = cache.get((*key, "pdf"), report.pdf)
+    return flask.Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="sandtable-briefing-{week}-{lang}.pdf"'})
+
+
 def register(app: Dash, ctx: AppContext) -> None:
+    cache = ReportCache()
+    app.server.add_url_rule(REPORT_PATH, "briefing_report", lambda: _report_response(ctx, cache))
+
+    @app.callback(Output(FRAME, "src"), Output(PDF_LINK, "href"), Output(HTML_LINK, "href"),
+                  Input(Briefing.WEEK, "value"), State(Shell.LANG, "data"))
+    def _document(week: str, lang: str | None) -> tuple:
+        lang = i18n.resolve_lang(lang, ctx.lang)
+        return report_url(week, lang), report_url(week, lang, "pdf"), report_url(week, lang)
+
     @app.callback(Output(Briefing.TITLE, "children"), Output(Briefing.FIGURES, "children"),
                   Output(Briefing.RISK, "children"), Output(Briefing.CLUSTERS, "children"),
                   Input(Briefing.WEEK, "value"), Input(Shell.TICK, "n_intervals"), State(Shell.LANG, "data"))

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,10 +34,10 @@ from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
 import networkx as nx
-import orjson
-import psycopg.types.json
 import numpy as np
+import orjson
 import pandas as pd
+import psycopg.types.json
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
@@ -126,9 +128,8 @@ _TRACE_SQL = """
     UNION ALL
     SELECT 'secondary', g.person_id, p.ref_encrypted, g.t1, NULL, NULL, g.doc
     FROM (SELECT o.person_id, _us(min(o.contact_at)) AS t1,
-                 json_agg(json_build_array(o.via, o.site_code, o.via_at, o.contact_at)) AS doc
-          FROM (SELECT e.person_id, e.via, t.site_code, e.via_at, e.contact_at
-                FROM sec_ev e JOIN sites t ON t.site_id = e.site_id
+                 json_agg(json_build_array(o.via, o.site_id, o.via_at, o.contact_at)) AS doc
+          FROM (SELECT e.person_id, e.via, e.site_id, e.via_at, e.contact_at FROM sec_ev e
                 ORDER BY e.person_id, e.contact_at, e.via_at) o  -- one sort, not one per contact
           GROUP BY o.person_id) g
     JOIN persons p ON p.person_id = g.person_id
@@ -138,8 +139,8 @@ _TRACE_SQL = """
                              'lat', s.lat, 'district_code', s.district_code, 'community_zh', d.name_zh,
                              'community_en', d.name_en)
     FROM sites s LEFT JOIN districts d ON d.code = s.district_code
-    WHERE s.site_id IN (SELECT site_id FROM traj UNION SELECT site_id FROM close_ev
-                        UNION SELECT site_id FROM sec_ev)
+    WHERE s.site_id = ANY(ARRAY(SELECT site_id FROM traj UNION SELECT site_id FROM close_ev
+                                UNION SELECT site_id FROM sec_ev))  -- a few dozen: by the primary key
 """
 
 
@@ -269,7 +270,8 @@ class Trace:
         }
 
     def to_json(self) -> str:
-        return orjson.dumps(self.to_dict(), default=str).decode("utf-8")
+        with _gc_paused_here():
+            return orjson.dumps(self.to_dict(), default=str).decode("utf-8")
 
 
 _SETTINGS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
@@ -310,6 +312,33 @@ def _window(conn: Connection, row, at: datetime | None, rules: Rules) -> tuple[b
     newest = newest_scan(conn) if at is None else None
     end = at or (newest.astimezone(timezone.utc) if newest else None) or datetime.now().astimezone()
     return False, end - before, end
+
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_paused = False
+
+
+@contextlib.contextmanager
+def _gc_paused_here() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a result is assembled: it allocates tens
+    of thousands of small acyclic containers, for which the collector would otherwise
+    scan the whole heap several times (100 ms and more in a large process). Re-entrant
+    and shared by threads: the collector runs again when the last one leaves."""
+    global _gc_depth, _gc_paused
+    with _gc_lock:
+        if _gc_depth == 0 and gc.isenabled():
+            gc.disable()
+            _gc_paused = True
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_paused:
+                _gc_paused = False
+                gc.enable()
 
 
 @contextlib.contextmanager
@@ -367,10 +396,11 @@ def trace(
             w0, w1 = as_time(window[0]), as_time(window[1])
         far = datetime(9999, 1, 1).astimezone()
         hi = (w1 or far) + d if w1 is not None else far
-        rows = conn.execute(_TRACE, {
-            "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
-        }).all()
-        result = _assemble(person, pid, is_case, w0, w1, rows, pseudo, rules)
+        with _gc_paused_here():
+            rows = conn.execute(_TRACE, {
+                "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
+            }).all()
+            result = _assemble(person, pid, is_case, w0, w1, rows, pseudo, rules)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         write_audit(conn, viewer, "trace", person_id=pid, purpose=purpose,
                     rows=len(result._close) + len(result._secondary),
@@ -420,9 +450,10 @@ def _assemble(person: str, pid: int, is_case: bool, w0: datetime, w1: datetime |
          for p, t1, t2, (isolated, ev) in close), key=lambda c: (c[0], c[1]))
 
     get = refs.get
+    code = {k: v["site_code"] for k, v in site.items()}
     sec_rows = []
     for p, t1, _, doc in secondary:
-        ev = [{"via": get(v) or str(v), "site_code": a, "via_at": b, "contact_at": c} for v, a, b, c in doc]
+        ev = [{"via": get(v) or str(v), "site_code": code[a], "via_at": b, "contact_at": c} for v, a, b, c in doc]
         sec_rows.append((t1, ref(p), p, sorted({e["via"] for e in ev}), ev))
     sec_rows.sort(key=lambda c: (c[0], c[1]))
 

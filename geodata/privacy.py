@@ -106,7 +106,8 @@ class Pseudonymiser:
 
     def decrypt(self, blob: bytes) -> str:
         """The reference behind an encrypted blob (for the cdc role only)."""
-        blob = bytes(blob)
+        if type(blob) is not bytes:  # memoryview from some drivers; bytes need no copy
+            blob = bytes(blob)
         return self._aead.decrypt(blob[:12], blob[12:], b"person_ref").decode("utf-8")
 
     def encrypt_text(self, text: str, purpose: bytes = b"raw_row") -> bytes:

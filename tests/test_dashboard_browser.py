@@ -224,3 +224,23 @@ def test_logout_wrong_password_and_login_again(server, driver):
     assert driver.execute_script("return document.cookie") == ""  # HttpOnly: no script can read it
     # the wrong password's answer is a 401 (which the console notes), nothing else
     assert [m for m in severe_logs(driver) if "/login - Failed to load resource" not in m] == []
+
+
+def test_a_disabled_account_is_sent_to_the_login_page_at_its_next_request(server, driver):
+    """The session ends at the account's next request: the next callback gets 401, and the
+    screen goes to the login page by itself (``assets/session.js``)."""
+    from geodata.accounts import disable_user
+
+    url, district = server
+    ensure_account(district.url, "leaver", "command")
+    browser_login(driver, url, "leaver")
+    wait_for(driver, "document.querySelector('#sandbox-measure input[value=\"persons\"]') !== null")
+    wait_for(driver, NO_PENDING)
+    owner = create_engine(district.url)
+    with owner.begin() as conn:
+        disable_user(conn, "leaver")
+    owner.dispose()
+    driver.find_element("css selector", "#sandbox-measure input[value='persons']").click()  # a callback
+    wait_for(driver, "location.pathname === '/login' && document.querySelector('#st-login-name') !== null", 30)
+    assert "next=%2F" in driver.current_url
+    browser_login(driver, url, "epi")  # the module's account again, for whatever runs next

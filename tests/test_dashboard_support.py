@@ -191,9 +191,12 @@ def http_login(base: str, name: str, password: str = PASSWORD):  # noqa: ANN201
 
 
 def browser_login(driver, base: str, name: str, password: str = PASSWORD, next_path: str = "/") -> None:  # noqa: ANN001
-    """Log the browser in through the login page, as a user does."""
+    """Log the browser in through the login page, as a user does (logging out first: the
+    login page sends someone already logged in straight on)."""
     from urllib.parse import quote
 
+    if driver.current_url.startswith(base):
+        driver.get(f"{base}/logout")
     driver.get(f"{base}/login?next={quote(next_path)}")
     wait_for(driver, "document.querySelector('#st-login-name') !== null", 30)
     driver.find_element("css selector", "#st-login-name").send_keys(name)

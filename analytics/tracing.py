@@ -9,6 +9,8 @@ Definitions (``geodata/rules.toml``; every edge inclusive):
   the first isolation admission at or after that start (open when not isolated, or
   ``at`` when given). Not a case: the ``days_before_sample`` days up to ``at`` (default:
   the newest scan in the database). An explicit ``window`` overrides both.
+- **As of** ``at``: when ``at`` is given, no scan after it counts (the answer the
+  system would have given at that moment).
 - **Close contact**: a person co-present with the index person at one of the index
   person's scans inside the window. Their *first exposure* is the earliest of their own
   scan times among those pairs.
@@ -82,6 +84,7 @@ _TRACE_SQL = """
         JOIN scans o ON o.site_id = i.site_id
                     AND o.scanned_at BETWEEN i.scanned_at - :d AND i.scanned_at + :d
                     AND o.scanned_at BETWEEN :lo AND :hi
+                    AND o.scanned_at <= :asof
         WHERE o.person_id <> :pid
     ),
     close AS (
@@ -96,7 +99,7 @@ _TRACE_SQL = """
         JOIN scans s ON s.person_id = k.person_id
                     AND s.scanned_at >= k.first_exposure
                     AND s.scanned_at <= COALESCE(k.isolated_at, 'infinity')
-                    AND s.scanned_at >= :lo
+                    AND s.scanned_at BETWEEN :lo AND :asof
         JOIN sites t ON t.site_id = s.site_id AND t.kind = ANY(:kinds)
     ),
     sec_ev AS (
@@ -104,9 +107,11 @@ _TRACE_SQL = """
         FROM k_scans k
         JOIN scans o ON o.site_id = k.site_id
                     AND o.scanned_at BETWEEN k.scanned_at - :d AND k.scanned_at + :d
-                    AND o.scanned_at >= :lo
+                    AND o.scanned_at BETWEEN :lo AND :asof
         WHERE o.person_id <> :pid
-          AND NOT EXISTS (SELECT 1 FROM close c WHERE c.person_id = o.person_id)
+          -- NOT IN (a hashed subplan, whatever the estimates), not NOT EXISTS: a generic plan
+          -- may expect one row here and anti-join by nested loop (90 s for a school's cluster)
+          AND o.person_id NOT IN (SELECT c.person_id FROM close c)
     ),
     traj AS (
         SELECT s.site_id, s.scanned_at, s.kind FROM scans s
@@ -399,6 +404,7 @@ def trace(
         with _gc_paused_here():
             rows = conn.execute(_TRACE, {
                 "pid": pid, "w0": w0, "w1": w1 or far, "lo": w0 - d, "hi": hi, "d": d, "kinds": kinds,
+                "asof": at_t or far,
             }).all()
             result = _assemble(person, pid, is_case, w0, w1, rows, pseudo, rules)
         result.elapsed_ms = (time.perf_counter() - started) * 1000

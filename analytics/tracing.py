@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import Text
 
 from analytics._common import as_time, engine_or_default, local_zone, rules_or_default
-from analytics.access import Viewer, require, write_audit
+from analytics.access import Viewer, require, require_purpose, write_audit
 from geodata.privacy import Pseudonymiser
 from geodata.rules import Rules
 
@@ -381,6 +381,7 @@ def trace(
     Every call writes an audit record (who, role, which person, purpose, rows returned).
     """
     require(viewer, "cdc", what="trace a person")
+    purpose = require_purpose(purpose, what="trace a person")  # before any work
     started = time.perf_counter()
     engine = engine_or_default(engine)
     rules = rules_or_default(rules)

@@ -106,6 +106,14 @@ def test_trace_is_audited(world: World, engine: Engine) -> None:
     assert row == ("epi-1", "cdc", "trace", world.pid("A"), "case 2022-041", 5)
 
 
+@pytest.mark.parametrize("purpose", [None, "", "   "])
+def test_a_trace_needs_a_purpose(world: World, engine: Engine, purpose: str | None) -> None:
+    with pytest.raises(AccessDenied, match="purpose"):
+        trace("A", viewer=CDC, purpose=purpose, engine=engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 0
+
+
 @pytest.mark.parametrize("role", ["command", "leader", "transport", "analyst"])
 def test_only_cdc_may_trace(world: World, engine: Engine, role: str) -> None:
     with pytest.raises(AccessDenied):

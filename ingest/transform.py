@@ -84,21 +84,25 @@ class Persons:
     def __init__(self, pseudo: Pseudonymiser, conn: psycopg.Connection) -> None:
         self.pseudo = pseudo
         self.conn = conn
-        self._refs = pa.array([], pa.string())
-        self._table = np.empty(0, dtype=np.int64)
+        self._ids: dict[str | None, int] = {None: 0, "": 0}  # reference -> pseudonym, this run
         self._known = np.empty(0, dtype=np.int64)
 
     def ids(self, refs: pa.Array) -> np.ndarray:
         """The pseudonym of each reference (0 where empty); each distinct reference hashed once per run."""
-        pos = pc.index_in(refs, value_set=self._refs)
-        missing = pc.is_null(pos)
-        if pc.any(missing).as_py():
-            new = pc.unique(refs.filter(missing)).to_pylist()
-            hashed = np.fromiter((self.pseudo.person_id(u) if u else 0 for u in new), dtype=np.int64, count=len(new))
-            self._refs = pa.concat_arrays([self._refs, pa.array(new, pa.string())])
-            self._table = np.concatenate([self._table, hashed])
-            pos = pc.index_in(refs, value_set=self._refs)
-        return self._table[pos.to_numpy(zero_copy_only=False)]
+        if isinstance(refs, pa.ChunkedArray):
+            refs = refs.combine_chunks()
+        enc = pc.dictionary_encode(refs)  # the batch's distinct references, found in C
+        table, person_id = self._ids, self.pseudo.person_id
+        distinct = enc.dictionary.to_pylist()
+        values = np.empty(len(distinct) + 1, dtype=np.int64)
+        for i, ref in enumerate(distinct):
+            pid = table.get(ref)
+            if pid is None:
+                pid = table[ref] = person_id(ref)
+            values[i] = pid
+        values[-1] = 0  # an empty (null) reference
+        index = pc.fill_null(enc.indices, len(distinct)).to_numpy(zero_copy_only=False)
+        return values[index]
 
     def new(self, refs: pa.Array, ids: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
         """Persons among (refs, ids) that the database does not hold yet, encrypted.

@@ -110,6 +110,16 @@ class Pseudonymiser:
             blob = bytes(blob)
         return self._aead.decrypt(blob[:12], blob[12:], b"person_ref").decode("utf-8")
 
+    def encrypt_many(self, refs: list[str]) -> list[bytes]:
+        """:meth:`encrypt` of each reference (the nonces drawn in one call)."""
+        nonces = secrets.token_bytes(12 * len(refs))
+        enc = self._aead.encrypt
+        out = []
+        for i, ref in enumerate(refs):
+            nonce = nonces[12 * i:12 * i + 12]
+            out.append(nonce + enc(nonce, normalise_ref(ref).encode("utf-8"), b"person_ref"))
+        return out
+
     def encrypt_text(self, text: str, purpose: bytes = b"raw_row") -> bytes:
         """Any text exactly as given (not normalised), encrypted for ``purpose``.
 

@@ -124,7 +124,7 @@ class Persons:
                 missing = ~np.isin(uniq, np.array([r[0] for r in rows], dtype=np.int64))
                 uniq, first = uniq[missing], first[missing]
         texts = refs.take(pa.array(first, pa.int64())).to_pylist()
-        blobs = [self.pseudo.encrypt(t) for t in texts]
+        blobs = self.pseudo.encrypt_many(texts)
         return uniq, blobs
 
 

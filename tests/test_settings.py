@@ -148,3 +148,11 @@ def test_encrypt_round_trip(ref: str) -> None:
     if len(plain) >= 8:  # a short plaintext may occur in random bytes by chance
         assert plain not in blob
     assert p.decrypt(blob) == normalise_ref(ref)
+
+
+@given(st.lists(st.text(min_size=1, max_size=40), max_size=20))
+def test_encrypt_many_round_trip_with_fresh_nonces(refs: list[str]) -> None:
+    p = Pseudonymiser(b"p" * 32, b"k" * 32)
+    blobs = p.encrypt_many(refs)
+    assert [p.decrypt(b) for b in blobs] == [normalise_ref(r) for r in refs]
+    assert len({b[:12] for b in blobs}) == len(blobs)  # never a nonce twice

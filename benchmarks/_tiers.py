@@ -29,11 +29,19 @@ class Tier:
     #: the city tier's 33 M negative NAT results (mass testing every 48 h) are not needed
     #: by the trace and heatmap benchmarks and would take most of an hour to load here
     negative_nat: bool = True
+    #: scans per resident a day (the simulator's default 0.1 is the seed's district)
+    scan_rate: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The folder of this tier's cluster: changes when what it holds changes."""
+        return self.name if self.scan_rate is None else f"{self.name}-rate{self.scan_rate:g}"
 
 
 TIERS = {
     "district": Tier("district", 100_000, 54),
-    "city": Tier("city", 2_400_000, 30, negative_nat=False),
+    # the issue's city tier: 2.4 M residents, 30 days, about 13 M scans (0.18 a day each)
+    "city": Tier("city", 2_400_000, 30, negative_nat=False, scan_rate=0.18),
 }
 
 
@@ -62,7 +70,7 @@ def _load_without_negative_nat(sim_dir: Path, engine: Engine) -> None:
 
 def loaded_tier(tier: Tier) -> tuple[Engine, Path]:
     """An engine on a database holding ``tier`` (simulated and ingested on first use)."""
-    root = _home() / tier.name
+    root = _home() / tier.key
     root.mkdir(exist_ok=True)
     os.chmod(root, 0o755)
     os.environ["SANDTABLE_HOME"] = str(root / "home")  # secrets (pepper, key) of this tier
@@ -81,7 +89,12 @@ def loaded_tier(tier: Tier) -> tuple[Engine, Path]:
 
         if not (sim_dir / "truth" / "contacts.csv").exists():  # a finished simulation is reused
             t = time.perf_counter()
-            simulate(residents=tier.residents, days=tier.days, seed=tier.seed, out=sim_dir)
+            params = None
+            if tier.scan_rate is not None:
+                from ingest.sim import load_params
+
+                params = load_params(overrides={"routines": {"scans_per_resident_day": tier.scan_rate}})
+            simulate(residents=tier.residents, days=tier.days, seed=tier.seed, out=sim_dir, params=params)
             print(f"[{tier.name}] simulated in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         if tier.negative_nat:

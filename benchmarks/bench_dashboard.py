@@ -8,9 +8,11 @@
 2. **Screens**: one waitress server in its own process (``sandtable serve``'s code path)
    and N screen threads that post the four callbacks to ``/_dash-update-component`` on
    loopback every ``refresh`` seconds, each starting at a random phase, for ``duration``
-   seconds; first with one screen, then with N. Printed: callback latency (p50, p95,
-   max) and database statements per refresh tick (counted in the server with a
-   SQLAlchemy ``before_cursor_execute`` event). Targets: p95 under 500 ms with 20
+   seconds; first with one screen, then with N. Each screen logs in once with a kiosk
+   URL (a new kiosk account of the tier) and sends its session cookie, as a wall does.
+   Printed: callback latency (p50, p95, max) and database statements per refresh tick
+   (counted in the server with a SQLAlchemy ``before_cursor_execute`` event), the
+   session check's account lookups (one per request) counted apart. Targets: p95 under 500 ms with 20
    screens at a 5 s refresh; statements per tick independent of the number of screens.
 
 ``python -m benchmarks.bench_dashboard [--tier district] [--screens 20] [--refresh 5]
@@ -138,24 +140,26 @@ def _serve(port: int, refresh: float, stats_file: str) -> None:
     """The server process: ``sandtable serve``'s app and waitress, plus a statement counter."""
     from sqlalchemy import event
 
-    from analytics.access import Viewer
     from dashboard import create_app
     from dashboard.server import dashboard_engine, serve
 
     owner, _ = loaded_tier(TIERS[os.environ["BENCH_TIER"]])
     engine = dashboard_engine(owner.url.render_as_string(hide_password=False), embedded=True, pool_size=8,
                               max_overflow=8)  # as `sandtable serve` connects
-    counter = {"statements": 0, "by_tick": {}}
+    counter = {"statements": 0, "by_tick": {}, "accounts": 0}
     lock = threading.Lock()
 
-    def hit(*_: object) -> None:
+    def hit(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         with lock:
+            if "FROM users" in statement:  # the session check: one lookup per request
+                counter["accounts"] += 1
+                return
             counter["statements"] += 1
             tick = str(int(time.time() // refresh))
             counter["by_tick"][tick] = counter["by_tick"].get(tick, 0) + 1
 
     event.listen(engine, "before_cursor_execute", hit)
-    app = create_app(engine=engine, viewer=Viewer("bench-wall", "command"), wall=True, refresh_s=refresh)
+    app = create_app(engine=engine, wall=True, refresh_s=refresh)  # logins required, as `sandtable serve`
 
     def dump(*_: object) -> None:
         with lock:
@@ -174,16 +178,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(port: int, path: str) -> bytes:
+def _get(port: int, path: str, cookie: str = "") -> bytes:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", path)
+    conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
     r = conn.getresponse()
     body = r.read()
     conn.close()
     return body
 
 
-def screens(tier: str, n: int, refresh: float, duration: float) -> dict:
+def _kiosk_cookie(port: int, token: str) -> str:
+    """A wall screen's session: it logs in once with its kiosk URL, as a real wall does."""
+    from dashboard.auth import KIOSK_PATH, SESSION_COOKIE
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", f"{KIOSK_PATH}?token={token}")
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    for header, value in r.getheaders():
+        if header.lower() == "set-cookie" and value.startswith(SESSION_COOKIE + "="):
+            return value.split(";", 1)[0]
+    msg = f"the kiosk login gave no session (HTTP {r.status})"
+    raise RuntimeError(msg)
+
+
+def kiosk_token(engine) -> str:  # noqa: ANN001
+    """A new kiosk account (role command) in the tier's database, for this run."""
+    from geodata.accounts import add_kiosk
+
+    with engine.begin() as conn:
+        return add_kiosk(conn, f"bench-wall-{os.getpid()}-{int(time.time())}")
+
+
+def screens(tier: str, n: int, refresh: float, duration: float, token: str) -> dict:
     port = _free_port()
     stats_file = f"/tmp/bench-dashboard-{os.getpid()}-{n}.json"
     env = {**os.environ, "BENCH_TIER": tier}
@@ -192,14 +220,16 @@ def screens(tier: str, n: int, refresh: float, duration: float) -> dict:
     try:
         for _ in range(600):
             try:
-                _get(port, "/")
+                _get(port, "/login")
                 break
             except OSError:
                 time.sleep(0.2)
-        bodies = sandbox_bodies(json.loads(_get(port, "/_dash-dependencies")))
+        cookies = [_kiosk_cookie(port, token) for _ in range(n)]  # each screen its own session
+        headers = [{"Content-Type": "application/json", "Cookie": c} for c in cookies]
+        bodies = sandbox_bodies(json.loads(_get(port, "/_dash-dependencies", cookies[0])))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # warm-up: base map, sites
         for body in bodies:
-            conn.request("POST", "/_dash-update-component", json.dumps(body), {"Content-Type": "application/json"})
+            conn.request("POST", "/_dash-update-component", json.dumps(body), headers[0])
             conn.getresponse().read()
         conn.close()
         latencies: list[float] = []
@@ -217,8 +247,7 @@ def screens(tier: str, n: int, refresh: float, duration: float) -> dict:
                 for body in bodies:  # a browser sends these in parallel; one connection here, so p95 is pessimistic
                     t = time.perf_counter()
                     try:
-                        c.request("POST", "/_dash-update-component", json.dumps(body),
-                                  {"Content-Type": "application/json"})
+                        c.request("POST", "/_dash-update-component", json.dumps(body), headers[i])
                         r = c.getresponse()
                         r.read()
                         ok = r.status == 200
@@ -249,6 +278,7 @@ def screens(tier: str, n: int, refresh: float, duration: float) -> dict:
     per_tick = [counter["by_tick"].get(str(k), 0) for k in range(first, last + 1)]
     return {"screens": n, "callbacks": len(latencies), "errors": len(errors),
             "p50_ms": _pct(latencies, 0.5), "p95_ms": _pct(latencies, 0.95), "max_ms": max(latencies),
+            "accounts_per_callback": counter["accounts"] / max(1, len(latencies)),
             "statements_per_tick": statistics.median(per_tick) if per_tick else float("nan"),
             "statements_per_tick_max": max(per_tick) if per_tick else float("nan"), "ticks": len(per_tick)}
 
@@ -275,13 +305,15 @@ def main(argv: list[str]) -> int:
     print("  callbacks (median ms): " + ", ".join(f"{k.strip('.').split('.')[0]} {v:.0f}"
                                                  for k, v in fr["callbacks_ms"].items()))
     print("  analytics answers (mean ms): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(fr["requests_ms"].items())))
+    token = kiosk_token(engine)
     engine.dispose()
     for n, duration in ((1, max(20.0, args.duration / 2)), (args.screens, args.duration)):
-        r = screens(args.tier, n, args.refresh, duration)
+        r = screens(args.tier, n, args.refresh, duration, token)
         print(f"[{args.tier}] {r['screens']:>2} screen(s) at a {args.refresh:g} s refresh for {duration:.0f} s: "
               f"{r['callbacks']} callbacks, {r['errors']} errors, latency p50 {r['p50_ms']:.0f} ms, "
               f"p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms; database statements per refresh tick "
-              f"{r['statements_per_tick']:.0f} (max {r['statements_per_tick_max']}, {r['ticks']} ticks)")
+              f"{r['statements_per_tick']:.0f} (max {r['statements_per_tick_max']}, {r['ticks']} ticks), "
+              f"plus the session check: {r['accounts_per_callback']:.2f} account lookups per callback")
     return 0
 
 

@@ -133,16 +133,22 @@ class DayWriter:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sandtable.ingest.{name}",))
         if cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]:
             return False
+        day = sql.Literal(day_of(d).isoformat())
+        zone = sql.Literal(self.loader.zone)
         cur.execute(sql.SQL("CREATE TABLE {} (LIKE scans INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
             sql.Identifier(name)))
+        # the partition's bounds as a CHECK made while the table is empty: ATTACH then
+        # trusts it instead of reading the whole day again to validate them
+        cur.execute(sql.SQL(
+            "ALTER TABLE {} ADD CONSTRAINT {} CHECK (scanned_at >= ({}::date)::timestamp AT TIME ZONE {} "
+            "AND scanned_at < ({}::date + 1)::timestamp AT TIME ZONE {})").format(
+            sql.Identifier(name), sql.Identifier(f"{name}_day"), day, zone, day, zone))
         self.loader.copy_rows(cur, sql.Identifier(name), views, freeze=True)
         assert self._indexes is not None
         # days are already written side by side: parallel index builds would only add work
         cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
         for stmt in self._indexes.statements(name):
             cur.execute(stmt)
-        day = sql.Literal(day_of(d).isoformat())
-        zone = sql.Literal(self.loader.zone)
         cur.execute(sql.SQL(
             "ALTER TABLE scans ATTACH PARTITION {} FOR VALUES FROM (({}::date)::timestamp AT TIME ZONE {}) "
             "TO (({}::date + 1)::timestamp AT TIME ZONE {})").format(sql.Identifier(name), day, zone, day, zone))

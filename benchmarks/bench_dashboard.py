@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks._tiers import TIERS, loaded_tier
+from tests.test_dashboard_support import callback_body  # what a browser posts, as the tests post it
 
 SANDBOX_VALUES = {
     ("shell-tick", "n_intervals"): 1, ("sandbox-rotate", "n_intervals"): 0,
@@ -43,24 +44,6 @@ SANDBOX_VALUES = {
     ("sandbox-measure", "value"): "scans", ("sandbox-resolution", "value"): 8, ("sandbox-window", "value"): 24,
     ("shell-viewport", "data"): [1920, 1080], ("shell-lang", "data"): "zh",
 }
-
-
-# --- what a browser posts ---------------------------------------------------------
-def _spec(text: str) -> dict:
-    ident, prop = text.rsplit(".", 1)
-    return {"id": ident, "property": prop.split("@")[0]}
-
-
-def callback_body(dep: dict, values: dict) -> dict:
-    out = dep["output"]
-    outputs = [_spec(o) for o in out[2:-2].split("...")] if out.startswith("..") else _spec(out)
-
-    def filled(specs: list[dict]) -> list[dict]:
-        return [{**s, "value": values.get((s["id"], s["property"]))} for s in specs]
-
-    first = dep["inputs"][0]
-    return {"output": out, "outputs": outputs, "inputs": filled(dep["inputs"]), "state": filled(dep["state"]),
-            "changedPropIds": [f"{first['id']}.{first['property']}"]}
 
 
 def sandbox_bodies(deps: list[dict]) -> list[dict]:

@@ -56,8 +56,16 @@ class _Server:
             except OperationalError as err:  # the template is briefly in use (ObjectInUse)
                 if "being accessed by other users" not in str(err) or attempt == 19:
                     raise
+                if attempt == 8:  # 2 s on: sessions a finished module's pools left behind
+                    self._close_sessions(template)
                 time.sleep(0.25)
         return self.url(name)
+
+    def _close_sessions(self, database: str) -> None:
+        """End every session on ``database`` (a template only: nothing may be using it)."""
+        with self._admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
 
     def drop(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
